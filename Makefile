@@ -1,0 +1,44 @@
+# Two commands do everything: `make run` and `make test`. The rest are their parts.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test deps system-deps system-deps-test lint prove pytest bench clean
+
+run: deps system-deps
+	$(BIN)/haven run
+
+test: deps system-deps-test lint prove pytest
+
+deps: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python >= 3.11 is required (set PYTHON=...)" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+system-deps:
+	scripts/install-system-deps
+
+system-deps-test:
+	scripts/install-system-deps --for-tests
+
+lint: deps
+	$(BIN)/sqlfluff lint supabase sql_tests
+
+prove: deps system-deps-test
+	$(BIN)/haven db prove
+
+pytest: deps system-deps-test
+	$(BIN)/pytest
+
+bench: deps system-deps-test
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	-$(BIN)/haven db down 2>/dev/null
+	rm -rf $(VENV) .haven .pytest_cache

@@ -1,0 +1,176 @@
+"""Declared endpoints: one decorator validates a route's input with pydantic models and records
+the same models for the OpenAPI document, so the document cannot drift from what is enforced.
+
+    @bp.get("/api/errors")
+    @endpoint(summary="List queue items", query=ErrorsQuery, response=ErrorsPage)
+    def list_errors(query: ErrorsQuery) -> ErrorsPage: ...
+
+The view receives `query` and/or `body` as validated models (and `caller` when it asks for it);
+returning a model (or a dict that the response model accepts) answers JSON with `status`.
+Views that stream or redirect return a Flask response and declare `produces`/`status` instead.
+"""
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any, Callable, TypeVar
+
+from flask import Flask, Response, jsonify, request
+from pydantic import BaseModel, ConfigDict
+from pydantic.json_schema import models_json_schema
+
+from .auth import current_caller
+from .errors import BadRequest
+
+F = TypeVar("F", bound=Callable[..., Any])
+SPEC_ATTRIBUTE = "haven_endpoint"
+
+
+class Strict(BaseModel):
+    """Base for request models: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+    details: Any | None = None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    summary: str
+    query: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    auth: bool = True
+    produces: tuple[str, ...] = ("application/json",)
+    errors: tuple[int, ...] = ()
+    tags: tuple[str, ...] = ()
+    description: str | None = None
+    extra_responses: dict[int, str] = field(default_factory=dict)
+
+
+def endpoint(summary: str, *, query: type[BaseModel] | None = None, body: type[BaseModel] | None = None,
+             response: type[BaseModel] | None = None, status: int = 200, auth: bool = True,
+             produces: tuple[str, ...] = ("application/json",), errors: tuple[int, ...] = (),
+             tags: tuple[str, ...] = (), description: str | None = None,
+             extra_responses: dict[int, str] | None = None) -> Callable[[F], F]:
+    spec = Endpoint(summary, query, body, response, status, auth, produces, errors, tags,
+                    description, extra_responses or {})
+
+    def decorate(view: F) -> F:
+        wants = inspect.signature(view).parameters
+
+        @wraps(view)
+        def wrapper(**path_args: Any) -> Any:
+            kwargs = dict(path_args)
+            if spec.auth:
+                caller = current_caller()
+                if "caller" in wants:
+                    kwargs["caller"] = caller
+            if spec.query is not None:
+                kwargs["query"] = spec.query.model_validate(request.args.to_dict(flat=True))
+            if spec.body is not None:
+                payload = request.get_json(silent=True)
+                if not isinstance(payload, dict):
+                    raise BadRequest("the request body must be a JSON object", code="invalid_request")
+                kwargs["body"] = spec.body.model_validate(payload)
+            result = view(**kwargs)
+            if isinstance(result, (Response, tuple)):
+                return result
+            if spec.response is not None and not isinstance(result, spec.response):
+                result = spec.response.model_validate(result)
+            if isinstance(result, BaseModel):
+                return jsonify(result.model_dump(mode="json")), spec.status
+            return jsonify(result), spec.status
+
+        setattr(wrapper, SPEC_ATTRIBUTE, spec)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def spec_of(app: Flask, endpoint_name: str) -> Endpoint | None:
+    return getattr(app.view_functions.get(endpoint_name), SPEC_ATTRIBUTE, None)
+
+
+def undocumented_routes(app: Flask) -> list[str]:
+    return sorted(rule.rule for rule in app.url_map.iter_rules()
+                  if rule.endpoint != "static" and spec_of(app, rule.endpoint) is None)
+
+
+_PATH_PARAM = re.compile(r"<(?:(?P<converter>[a-z_]+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+_CONVERTER_SCHEMA = {"int": {"type": "integer"}, "uuid": {"type": "string", "format": "uuid"}}
+
+
+def openapi_document(app: Flask, title: str = "Haven Hub core API", version: str = "0.1.0") -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every declared route of `app`."""
+    routes = [(rule, spec) for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule)
+              if (spec := spec_of(app, rule.endpoint)) is not None]
+    models = {ErrorBody}
+    for _, spec in routes:
+        models.update(m for m in (spec.query, spec.body, spec.response) if m is not None)
+    keyed = [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)]
+    schemas_by_key, definitions = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
+    schemas = dict(definitions.get("$defs", {}))
+
+    def ref(model: type[BaseModel]) -> dict[str, Any]:
+        return schemas_by_key[(model, "validation")]
+
+    paths: dict[str, dict[str, Any]] = {}
+    for rule, spec in routes:
+        path = _PATH_PARAM.sub(lambda m: "{" + m["name"] + "}", rule.rule)
+        parameters = [
+            {"name": m["name"], "in": "path", "required": True,
+             "schema": _CONVERTER_SCHEMA.get(m["converter"] or "", {"type": "string"})}
+            for m in _PATH_PARAM.finditer(rule.rule)
+        ]
+        if spec.query is not None:
+            query_schema = spec.query.model_json_schema()
+            required = set(query_schema.get("required", []))
+            for name, schema in query_schema.get("properties", {}).items():
+                parameters.append({"name": name, "in": "query", "required": name in required,
+                                   "schema": schema, "description": schema.get("description", "")})
+        responses: dict[str, Any] = {}
+        if spec.response is not None:
+            responses[str(spec.status)] = {"description": spec.summary,
+                                           "content": {"application/json": {"schema": ref(spec.response)}}}
+        else:
+            responses[str(spec.status)] = {"description": spec.summary,
+                                           "content": {media: {} for media in spec.produces}}
+        for status, text in spec.extra_responses.items():
+            responses[str(status)] = {"description": text}
+        error_statuses = set(spec.errors) | ({401} if spec.auth else set())
+        if spec.query is not None or spec.body is not None:
+            error_statuses.add(400)
+        for status in sorted(error_statuses):
+            responses[str(status)] = {"description": "error",
+                                      "content": {"application/json": {"schema": ref(ErrorBody)}}}
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            operation: dict[str, Any] = {"summary": spec.summary, "operationId": f"{rule.endpoint}.{method.lower()}",
+                                         "parameters": parameters, "responses": responses}
+            if spec.tags:
+                operation["tags"] = list(spec.tags)
+            if spec.description:
+                operation["description"] = spec.description
+            if spec.auth:
+                operation["security"] = [{"supabaseJwt": []}]
+            if spec.body is not None:
+                operation["requestBody"] = {"required": True,
+                                            "content": {"application/json": {"schema": ref(spec.body)}}}
+            paths.setdefault(path, {})[method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"supabaseJwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                                                "description": "The user's Supabase access token"}},
+        },
+    }

@@ -1,0 +1,46 @@
+"""The application factory: settings, shared services, blueprints, error handlers."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import Flask
+
+from .auth import TokenVerifier
+from .config import Settings
+from .db import Database, resolve_database_url
+from .errors import register_error_handlers
+
+
+@dataclass
+class Services:
+    """What a request needs beyond itself, created once per app (no module-level state)."""
+
+    settings: Settings
+    db: Database
+    verifier: TokenVerifier
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = Flask(__name__)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    db = database or Database(resolve_database_url(settings), min_size=settings.db_pool_min,
+                              max_size=settings.db_pool_max)
+    app.extensions["haven"] = Services(settings=settings, db=db, verifier=TokenVerifier(settings))
+
+    from .system import bp as system_bp
+
+    for blueprint in (system_bp,):
+        app.register_blueprint(blueprint)
+    register_error_handlers(app)
+    return app
+
+
+def services() -> Services:
+    """The current app's services (inside a request or an app context)."""
+    from flask import current_app
+
+    return current_app.extensions["haven"]

@@ -1,0 +1,243 @@
+"""The `haven` command: the local database, migrations, the server, dev tokens."""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import click
+import psycopg
+
+from .auth import sign_dev_token
+from .config import PROJECT_ROOT, Settings
+from .localdb import LocalCluster, LocalDbError, is_local_url
+from .migrate import MigrationError, load_seed, migrate, recreate_database
+
+SQL_TESTS_DIR = PROJECT_ROOT / "sql_tests"
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _cluster(settings: Settings) -> LocalCluster:
+    return LocalCluster(settings.state_dir / "pg")
+
+
+def _ensure_dev_secret(settings: Settings) -> None:
+    if not settings.dev_jwt_secret_file.exists():
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        settings.dev_jwt_secret_file.write_text(secrets.token_urlsafe(48) + "\n")
+        settings.dev_jwt_secret_file.chmod(0o600)
+
+
+def _database_url(settings: Settings, *, start_local: bool = True) -> str:
+    """`DATABASE_URL`, or the local cluster (started if it is not running)."""
+    if settings.database_url:
+        return settings.database_url
+    cluster = _cluster(settings)
+    if not cluster.initialised():
+        raise click.ClickException("no DATABASE_URL and no local cluster: run `haven db up` first")
+    if start_local and not cluster.running():
+        cluster.start()
+    return cluster.url()
+
+
+@click.group()
+def main() -> None:
+    """Haven Hub core."""
+
+
+@main.group()
+def db() -> None:
+    """The database: local cluster, migrations, seed."""
+
+
+@db.command("up")
+def db_up() -> None:
+    """Initialise (once) and start the local cluster; print its URL."""
+    settings = _settings()
+    cluster = _cluster(settings)
+    try:
+        created = cluster.init()
+        cluster.start()
+    except LocalDbError as exc:
+        raise click.ClickException(str(exc)) from None
+    _ensure_dev_secret(settings)
+    if created:
+        click.echo(f"initialised a local cluster under {cluster.root}", err=True)
+    click.echo(cluster.url())
+
+
+@db.command("down")
+def db_down() -> None:
+    """Stop the local cluster (its data stays)."""
+    cluster = _cluster(_settings())
+    try:
+        cluster.stop()
+    except LocalDbError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("local cluster stopped")
+
+
+@db.command("status")
+def db_status() -> None:
+    """Say where the database is and whether it answers."""
+    settings = _settings()
+    if settings.database_url:
+        click.echo("DATABASE_URL is set: the local cluster is not used")
+        return
+    cluster = _cluster(settings)
+    if not cluster.initialised():
+        click.echo(f"no local cluster under {cluster.root} (run `haven db up`)")
+        sys.exit(1)
+    if cluster.running():
+        click.echo(f"running: {cluster.url()}")
+    else:
+        click.echo(f"stopped (data under {cluster.data_dir})")
+        sys.exit(3)
+
+
+@db.command("migrate")
+def db_migrate() -> None:
+    """Apply the local layer (plain Postgres only) and every pending migration."""
+    url = _database_url(_settings())
+    try:
+        applied = migrate(url, report=lambda line: click.echo(line, err=True))
+    except MigrationError as exc:
+        raise click.ClickException(f"migration failed, rolled back: {exc}") from None
+    click.echo(f"{len(applied)} migration(s) applied" if applied else "database is up to date")
+
+
+@db.command("reset")
+@click.option("--no-seed", is_flag=True, help="Do not load supabase/seed.sql.")
+def db_reset(no_seed: bool) -> None:
+    """Rebuild the local database from the migrations (local databases only) and seed it."""
+    url = _database_url(_settings())
+    if not is_local_url(url):
+        raise click.ClickException("refusing to reset a database that is not on this machine")
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    dbname = str(info.get("dbname") or "postgres")
+    admin_url = psycopg.conninfo.make_conninfo(url, dbname="template1")
+    recreate_database(admin_url, dbname)
+    try:
+        migrate(url, report=lambda line: click.echo(line, err=True))
+    except MigrationError as exc:
+        raise click.ClickException(f"migration failed, rolled back: {exc}") from None
+    if not no_seed and load_seed(url):
+        click.echo("seeded from supabase/seed.sql", err=True)
+    click.echo(f"reset {dbname}")
+
+
+@db.command("seed")
+def db_seed() -> None:
+    """Load supabase/seed.sql (it is written to be re-runnable)."""
+    url = _database_url(_settings())
+    click.echo("seeded" if load_seed(url) else "no supabase/seed.sql")
+
+
+@db.command("prove")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def db_prove(files: tuple[Path, ...]) -> None:
+    """Run the pgTAP tests (sql_tests/) with pg_prove on a throwaway, freshly migrated cluster."""
+    from .testing import migrated_template, throwaway_cluster
+
+    if shutil.which("pg_prove") is None:
+        raise click.ClickException("pg_prove is not installed (make installs it as root)")
+    targets = [str(f) for f in files] or [str(p) for p in sorted(SQL_TESTS_DIR.glob("*.sql"))]
+    if not targets:
+        raise click.ClickException("no pgTAP files in sql_tests/")
+    with throwaway_cluster("haven-prove-") as cluster:
+        url = migrated_template(cluster, "haven_prove")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("create extension if not exists pgtap with schema extensions")
+            for helper in sorted((SQL_TESTS_DIR / "helpers").glob("*.sql")):
+                conn.execute(helper.read_text(encoding="utf-8").encode())
+        result = subprocess.run(
+            ["pg_prove", "--failures", "--comments", "-d", url, *targets],
+            env={**os.environ, "PGOPTIONS": "-c search_path=public,extensions"},
+        )
+    sys.exit(result.returncode)
+
+
+@main.command("dev-token")
+@click.option("--email", required=True, help="The local user's email (created if missing).")
+@click.option("--hours", default=24, show_default=True, help="How long the token lives.")
+def dev_token(email: str, hours: int) -> None:
+    """Print a signed token for a local user (local databases only)."""
+    settings = _settings()
+    url = _database_url(settings)
+    if not is_local_url(url):
+        raise click.ClickException("refusing to mint tokens against a database that is not on this machine")
+    if not settings.supabase_jwt_secret:
+        raise click.ClickException("no SUPABASE_JWT_SECRET (and no local dev secret: run `haven db up`)")
+    click.echo(sign_dev_token(settings.supabase_jwt_secret, ensure_local_user(url, email), email,
+                              lifetime_seconds=hours * 3600))
+
+
+def ensure_local_user(url: str, email: str) -> str:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("select id from auth.users where email = %s", [email]).fetchone()
+        if row:
+            return str(row[0])
+        user_id = str(uuid.uuid4())
+        conn.execute(
+            "insert into auth.users (id, aud, role, email, raw_app_meta_data, raw_user_meta_data)"
+            " values (%s, 'authenticated', 'authenticated', %s, '{\"provider\":\"email\"}', '{}')",
+            [user_id, email],
+        )
+        return user_id
+
+
+@main.command("serve")
+@click.option("--host", default=None, help="Interface to bind (HAVEN_HOST).")
+@click.option("--port", default=None, type=int, help="Port (HAVEN_PORT).")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the API under gunicorn."""
+    from .server import HavenServer
+
+    settings = _settings()
+    HavenServer(settings, host or settings.host, port or settings.port).run()
+
+
+@main.command("run")
+@click.option("--email", default="demo@haven.local", show_default=True, help="User for the printed dev token.")
+def run(email: str) -> None:
+    """What `make run` does: local database up, migrate, seed on first start, serve."""
+    from .server import HavenServer
+
+    settings = _settings()
+    if settings.database_url:
+        url = settings.database_url
+        created = False
+    else:
+        cluster = _cluster(settings)
+        try:
+            created = cluster.init()
+            cluster.start()
+        except LocalDbError as exc:
+            raise click.ClickException(str(exc)) from None
+        _ensure_dev_secret(settings)
+        url = cluster.url()
+        settings = _settings()
+    try:
+        migrate(url, report=lambda line: click.echo(line, err=True))
+    except MigrationError as exc:
+        raise click.ClickException(f"migration failed, rolled back: {exc}") from None
+    if created and load_seed(url):
+        click.echo("seeded from supabase/seed.sql", err=True)
+    base = f"http://{settings.host}:{settings.port}"
+    click.echo(f"Haven Hub core on {base}  (health: {base}/healthz, API: {base}/api/openapi.json)")
+    if is_local_url(url) and settings.supabase_jwt_secret:
+        token = sign_dev_token(settings.supabase_jwt_secret, ensure_local_user(url, email), email,
+                               lifetime_seconds=24 * 3600)
+        click.echo(f"dev token for {email} (24 h):\n{token}")
+    HavenServer(settings, settings.host, settings.port).run()
+
+
+if __name__ == "__main__":
+    main()

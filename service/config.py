@@ -1,0 +1,105 @@
+"""Every setting the service reads, in one place, read once from the environment and `.env`.
+
+The process environment wins over `.env`; `.env.example` documents each name below.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed."""
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"not a boolean: {value!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Database: unset means the embedded local cluster under .haven/pg.
+    database_url: str | None = field(default=None, metadata={"env": "DATABASE_URL"})
+    db_pool_min: int = field(default=1, metadata={"env": "HAVEN_DB_POOL_MIN"})
+    db_pool_max: int = field(default=10, metadata={"env": "HAVEN_DB_POOL_MAX"})
+
+    # Supabase Auth: the legacy HS256 secret, the JWKS of the asymmetric signing keys, or both.
+    supabase_jwt_secret: str | None = field(default=None, metadata={"env": "SUPABASE_JWT_SECRET", "secret": True})
+    supabase_jwks_url: str | None = field(default=None, metadata={"env": "SUPABASE_JWKS_URL"})
+    jwt_audience: str = field(default="authenticated", metadata={"env": "SUPABASE_JWT_AUDIENCE"})
+    jwks_cache_seconds: int = field(default=600, metadata={"env": "SUPABASE_JWKS_CACHE_SECONDS"})
+
+    # Where the front end lives (OAuth callbacks redirect there) and where this service listens.
+    app_url: str = field(default="http://127.0.0.1:5000", metadata={"env": "APP_URL"})
+    host: str = field(default="127.0.0.1", metadata={"env": "HAVEN_HOST"})
+    port: int = field(default=5000, metadata={"env": "HAVEN_PORT"})
+    web_workers: int = field(default=2, metadata={"env": "HAVEN_WEB_WORKERS"})
+    web_threads: int = field(default=8, metadata={"env": "HAVEN_WEB_THREADS"})
+    log_level: str = field(default="INFO", metadata={"env": "HAVEN_LOG_LEVEL"})
+
+    # Local state (the embedded cluster) lives here.
+    state_dir: Path = field(default=PROJECT_ROOT / ".haven", metadata={"env": "HAVEN_STATE_DIR"})
+
+    # Outbound HTTP to providers.
+    http_timeout_seconds: float = field(default=10.0, metadata={"env": "HAVEN_HTTP_TIMEOUT_SECONDS"})
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
+        """Reads `.env` (if present) under the process environment, which takes precedence."""
+        dotenv_path = env_file if env_file is not None else PROJECT_ROOT / ".env"
+        values: dict[str, str] = {
+            key: value for key, value in dotenv_values(dotenv_path).items() if value is not None
+        } if dotenv_path.is_file() else {}
+        values.update(os.environ if environ is None else environ)
+        kwargs = {}
+        for spec in fields(cls):
+            raw = values.get(spec.metadata["env"])
+            if raw is None or raw == "":
+                continue
+            kwargs[spec.name] = _convert(spec.metadata["env"], spec.type, raw)
+        settings = cls(**kwargs)
+        if settings.database_url is None and settings.supabase_jwt_secret is None:
+            # The embedded stack signs its own dev tokens with a secret made by `haven db up`.
+            dev_secret = settings.dev_jwt_secret_file
+            if dev_secret.is_file():
+                settings = replace(settings, supabase_jwt_secret=dev_secret.read_text().strip())
+        return settings
+
+    @property
+    def dev_jwt_secret_file(self) -> Path:
+        return self.state_dir / "dev-jwt-secret"
+
+    def redacted(self) -> dict[str, object]:
+        """The settings with every secret masked, for logs and diagnostics."""
+        shown: dict[str, object] = {}
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            shown[spec.metadata["env"]] = "***" if spec.metadata.get("secret") and value else value
+        return shown
+
+
+def _convert(name: str, annotation: object, raw: str) -> object:
+    text = str(annotation)
+    try:
+        if text.startswith("int"):
+            return int(raw)
+        if text.startswith("float"):
+            return float(raw)
+        if text.startswith("bool"):
+            return _bool(raw)
+        if text.startswith("Path"):
+            return Path(raw).expanduser()
+    except (ValueError, ConfigError) as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    return raw

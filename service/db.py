@@ -1,0 +1,75 @@
+"""Database access: one pool per app, and the two kinds of transaction the service runs.
+
+`as_user(claims)` does what PostgREST does for a request carrying the user's JWT, so Row Level
+Security, not Python, draws the tenant boundary. `as_service()` runs as `service_role` for work
+with no user behind it (webhooks, OAuth callbacks, the worker) — never as the connection's own
+owner role, so missing grants fail here as they would on Supabase.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from .config import Settings
+from .localdb import LocalCluster
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """`DATABASE_URL` when set, else the embedded cluster under the state dir."""
+    if settings.database_url:
+        return settings.database_url
+    return LocalCluster(settings.state_dir / "pg").url()
+
+
+class Database:
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+        self.url = url
+        # Opening does not wait for a connection, so creating the app never blocks on the database.
+        self.pool = ConnectionPool(
+            url, min_size=min_size, max_size=max_size, open=True,
+            kwargs={"row_factory": dict_row, "autocommit": False}, name="haven",
+        )
+
+    def close(self) -> None:
+        self.pool.close()
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        with self.pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def as_user(self, claims: Mapping[str, Any]) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        """One transaction as `authenticated` with the caller's claims, as PostgREST runs it."""
+        with self.connection() as conn, conn.transaction():
+            conn.execute(
+                "select set_config('role', 'authenticated', true),"
+                " set_config('request.jwt.claims', %s, true)",
+                [json.dumps(dict(claims))],
+            )
+            yield conn
+
+    @contextmanager
+    def as_service(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        """One transaction as `service_role` (bypasses RLS; holds only the grants it was given)."""
+        with self.connection() as conn, conn.transaction():
+            conn.execute(
+                "select set_config('role', 'service_role', true),"
+                " set_config('request.jwt.claims', %s, true)",
+                [json.dumps({"role": "service_role"})],
+            )
+            yield conn
+
+    def ping(self, timeout: float = 2.0) -> bool:
+        try:
+            with self.pool.connection(timeout=timeout) as conn:
+                conn.execute("select 1")
+            return True
+        except (psycopg.Error, PoolTimeout):
+            return False

@@ -1,0 +1,173 @@
+"""Applies `supabase/local/` (plain Postgres only) and pending `supabase/migrations/`.
+
+History is kept where the Supabase CLI keeps it, `supabase_migrations.schema_migrations`, so a
+database migrated here and one migrated by `supabase db push` agree on what has been applied.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import sqlparse
+from psycopg import sql
+
+from .config import PROJECT_ROOT
+
+MIGRATIONS_DIR = PROJECT_ROOT / "supabase" / "migrations"
+LOCAL_LAYER_DIR = PROJECT_ROOT / "supabase" / "local"
+SEED_FILE = PROJECT_ROOT / "supabase" / "seed.sql"
+LOCAL_LAYER_MARKER = "Haven Hub local Supabase compatibility layer"
+MIGRATION_NAME = re.compile(r"(?P<version>\d{14})_(?P<name>[a-z0-9_]+)\.sql")
+# Serialises concurrent migrators on one database; the number is arbitrary but fixed.
+MIGRATION_LOCK_KEY = 7_316_110_555
+
+
+class MigrationError(RuntimeError):
+    """A migration file is malformed or failed; nothing of that file was applied."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    name: str
+    path: Path
+
+    @property
+    def statements(self) -> list[str]:
+        return split_statements(self.path.read_text(encoding="utf-8"))
+
+
+def split_statements(text: str) -> list[str]:
+    """Statements as the Supabase CLI records them: one entry each, comments and blanks dropped."""
+    return [stripped for raw in sqlparse.split(text)
+            if (stripped := sqlparse.format(raw, strip_comments=True).strip())]
+
+
+def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    migrations = []
+    for path in sorted(directory.glob("*.sql")):
+        match = MIGRATION_NAME.fullmatch(path.name)
+        if not match:
+            raise MigrationError(
+                f"{path.name}: a migration is named <14-digit UTC timestamp>_<snake_case>.sql"
+            )
+        migrations.append(Migration(match["version"], match["name"], path))
+    versions = [m.version for m in migrations]
+    duplicates = sorted({v for v in versions if versions.count(v) > 1})
+    if duplicates:
+        raise MigrationError(f"two migrations share version {', '.join(duplicates)}")
+    return migrations
+
+
+def _error_message(path: Path, text: str, exc: psycopg.Error) -> str:
+    diag = exc.diag
+    where = ""
+    if diag.statement_position:
+        line = text.count("\n", 0, int(diag.statement_position) - 1) + 1
+        where = f" (line {line})"
+    detail = f"{diag.sqlstate or ''} {diag.message_primary or str(exc)}".strip()
+    if diag.context:
+        detail += f"\n  context: {diag.context.strip()}"
+    return f"{path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path}{where}: {detail}"
+
+
+def _apply_file(conn: psycopg.Connection, path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    try:
+        # No parameters: psycopg sends the whole file with the simple protocol, many statements.
+        conn.execute(text.encode())  # type: ignore[arg-type]
+    except psycopg.Error as exc:
+        raise MigrationError(_error_message(path, text, exc)) from exc
+
+
+def is_plain_postgres(conn: psycopg.Connection) -> bool:
+    """True when there is no Supabase here (no `auth`), or only our own local layer."""
+    row = conn.execute(
+        "select to_regnamespace('auth') is null,"
+        " coalesce(obj_description(to_regnamespace('auth'), 'pg_namespace'), '')"
+    ).fetchone()
+    assert row is not None
+    return bool(row[0]) or row[1] == LOCAL_LAYER_MARKER
+
+
+def apply_local_layer(conn: psycopg.Connection, directory: Path = LOCAL_LAYER_DIR) -> list[Path]:
+    """Applies every local-layer file (idempotent by construction) in its own transaction."""
+    applied = []
+    for path in sorted(directory.glob("*.sql")):
+        with conn.transaction():
+            _apply_file(conn, path)
+        applied.append(path)
+    return applied
+
+
+def ensure_history_table(conn: psycopg.Connection) -> None:
+    with conn.transaction():
+        conn.execute("create schema if not exists supabase_migrations")
+        conn.execute(
+            "create table if not exists supabase_migrations.schema_migrations"
+            " (version text primary key, statements text[], name text)"
+        )
+
+
+def applied_versions(conn: psycopg.Connection) -> set[str]:
+    return {row[0] for row in conn.execute("select version from supabase_migrations.schema_migrations")}
+
+
+def migrate(
+    url: str,
+    directory: Path = MIGRATIONS_DIR,
+    local_layer: Path = LOCAL_LAYER_DIR,
+    report: Callable[[str], None] = lambda line: None,
+) -> list[Migration]:
+    """Applies what is pending, each file in its own transaction; returns what it applied.
+
+    On failure the failing file is rolled back whole and MigrationError names it; files applied
+    before it stay applied, as with `supabase db push`.
+    """
+    pending_check = discover(directory)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
+        try:
+            if is_plain_postgres(conn):
+                for path in apply_local_layer(conn, local_layer):
+                    report(f"local layer: {path.name}")
+            ensure_history_table(conn)
+            done = applied_versions(conn)
+            applied = []
+            for migration in pending_check:
+                if migration.version in done:
+                    continue
+                with conn.transaction():
+                    _apply_file(conn, migration.path)
+                    conn.execute(
+                        "insert into supabase_migrations.schema_migrations (version, name, statements)"
+                        " values (%s, %s, %s)",
+                        [migration.version, migration.name, migration.statements],
+                    )
+                report(f"applied {migration.path.name}")
+                applied.append(migration)
+            return applied
+        finally:
+            conn.execute("select pg_advisory_unlock(%s)", [MIGRATION_LOCK_KEY])
+
+
+def load_seed(url: str, path: Path = SEED_FILE) -> bool:
+    if not path.exists():
+        return False
+    with psycopg.connect(url) as conn, conn.transaction():
+        _apply_file(conn, path)
+    return True
+
+
+def recreate_database(admin_url: str, dbname: str, template: str | None = None) -> None:
+    """Drops and creates `dbname` (optionally from a template) through an admin connection."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname)))
+        if template:
+            conn.execute(sql.SQL("create database {} template {}").format(
+                sql.Identifier(dbname), sql.Identifier(template)))
+        else:
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))

@@ -1,0 +1,35 @@
+"""Throwaway clusters and migrated template databases, for pytest, pgTAP and the benches."""
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .localdb import LocalCluster
+from .migrate import migrate, recreate_database
+
+TEMPLATE_DB = "haven_template"
+
+
+@contextmanager
+def throwaway_cluster(prefix: str = "haven-test-") -> Iterator[LocalCluster]:
+    """A cluster in a fresh temporary directory, removed on exit whatever happens."""
+    parent = Path(tempfile.mkdtemp(prefix=prefix))
+    parent.chmod(0o711)  # the server's OS user (postgres, when we are root) must traverse it
+    cluster = LocalCluster(parent / "pg", throwaway=True)
+    try:
+        cluster.init()
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.destroy()
+        parent.rmdir()
+
+
+def migrated_template(cluster: LocalCluster, name: str = TEMPLATE_DB) -> str:
+    """Creates `name`, migrates it, and returns its URL; clone it for each test."""
+    recreate_database(cluster.url(), name)
+    url = cluster.url(name)
+    migrate(url)
+    return url

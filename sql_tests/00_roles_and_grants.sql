@@ -1,0 +1,123 @@
+-- The API roles and Supabase's default grants, as supabase/local/00_roles.sql mirrors them.
+begin;
+select plan(26);
+
+select has_role('anon');
+select has_role('authenticated');
+select has_role('service_role');
+select has_role('authenticator');
+
+select results_eq(
+  $$
+    select rolname, rolcanlogin, rolinherit, rolbypassrls, rolsuper
+    from pg_catalog.pg_roles
+    where rolname in ('anon', 'authenticated', 'service_role', 'authenticator')
+    order by rolname
+  $$,
+  $$
+    values
+    ('anon'::name, false, true, false, false),
+    ('authenticated', false, true, false, false),
+    ('authenticator', true, false, false, false),
+    ('service_role', false, true, true, false)
+  $$,
+  'role attributes are those of a Supabase project'
+);
+
+select is_member_of('anon', array['authenticator']::name[]);
+select is_member_of('authenticated', array['authenticator']::name[]);
+select is_member_of('service_role', array['authenticator']::name[]);
+
+select ok(
+  pg_catalog.pg_has_role(current_user, 'anon', 'member')
+  and pg_catalog.pg_has_role(current_user, 'authenticated', 'member')
+  and pg_catalog.pg_has_role(current_user, 'service_role', 'member'),
+  'the migration owner may act as each API role, as postgres does on Supabase'
+);
+
+select results_eq(
+  $$
+    select r.rolname, s.cfg collate "default"
+    from pg_catalog.pg_db_role_setting as d
+    join pg_catalog.pg_roles as r on r.oid = d.setrole
+    cross join lateral pg_catalog.unnest(d.setconfig) as s (cfg)
+    where d.setdatabase = 0
+      and r.rolname in ('anon', 'authenticated', 'authenticator')
+      and s.cfg like any (array['statement_timeout=%', 'lock_timeout=%'])
+    order by r.rolname, s.cfg
+  $$,
+  $$
+    values
+    ('anon'::name, 'statement_timeout=3s'),
+    ('authenticated', 'statement_timeout=8s'),
+    ('authenticator', 'lock_timeout=8s'),
+    ('authenticator', 'statement_timeout=8s')
+  $$,
+  'API roles have Supabase''s statement and lock timeouts'
+);
+
+select schema_privs_are('public', 'anon', array['USAGE']);
+select schema_privs_are('public', 'authenticated', array['USAGE']);
+select schema_privs_are('public', 'service_role', array['USAGE']);
+select schema_privs_are('extensions', 'anon', array['USAGE']);
+select schema_privs_are('extensions', 'authenticated', array['USAGE']);
+select schema_privs_are('extensions', 'service_role', array['USAGE']);
+
+-- Supabase's default privileges: whatever the migration owner creates in public is granted to
+-- every API role until a migration revokes it.
+create table public.default_grants_probe (id integer generated always as identity primary key);
+create function public.default_grants_probe_fn() returns integer language sql as 'select 1';
+
+select table_privs_are(
+  'public', 'default_grants_probe', 'anon',
+  array['DELETE', 'INSERT', 'REFERENCES', 'SELECT', 'TRIGGER', 'TRUNCATE', 'UPDATE'],
+  'a new table in public is granted ALL to anon'
+);
+select table_privs_are(
+  'public', 'default_grants_probe', 'authenticated',
+  array['DELETE', 'INSERT', 'REFERENCES', 'SELECT', 'TRIGGER', 'TRUNCATE', 'UPDATE'],
+  'a new table in public is granted ALL to authenticated'
+);
+select table_privs_are(
+  'public', 'default_grants_probe', 'service_role',
+  array['DELETE', 'INSERT', 'REFERENCES', 'SELECT', 'TRIGGER', 'TRUNCATE', 'UPDATE'],
+  'a new table in public is granted ALL to service_role'
+);
+select sequence_privs_are(
+  'public', 'default_grants_probe_id_seq', 'anon', array['SELECT', 'UPDATE', 'USAGE'],
+  'a new sequence in public is granted ALL to anon'
+);
+select sequence_privs_are(
+  'public', 'default_grants_probe_id_seq', 'authenticated', array['SELECT', 'UPDATE', 'USAGE'],
+  'a new sequence in public is granted ALL to authenticated'
+);
+select sequence_privs_are(
+  'public', 'default_grants_probe_id_seq', 'service_role', array['SELECT', 'UPDATE', 'USAGE'],
+  'a new sequence in public is granted ALL to service_role'
+);
+-- Functions are executable by PUBLIC anyway; the trap is that revoking from PUBLIC alone
+-- leaves the explicit grants to the API roles in place.
+revoke all on function public.default_grants_probe_fn() from public;
+select function_privs_are(
+  'public', 'default_grants_probe_fn', array[]::name[], 'anon', array['EXECUTE'],
+  'a new function in public stays executable by anon after REVOKE FROM PUBLIC'
+);
+select function_privs_are(
+  'public', 'default_grants_probe_fn', array[]::name[], 'authenticated', array['EXECUTE'],
+  'a new function in public stays executable by authenticated after REVOKE FROM PUBLIC'
+);
+select function_privs_are(
+  'public', 'default_grants_probe_fn', array[]::name[], 'service_role', array['EXECUTE'],
+  'a new function in public stays executable by service_role after REVOKE FROM PUBLIC'
+);
+
+-- And the grant is real, not just catalogued: anon can read the forgotten table.
+select tests.authenticate_as_anon();
+select lives_ok(
+  'select * from public.default_grants_probe',
+  'anon reads a table whose migration forgot to revoke'
+);
+select tests.clear_authentication();
+
+select * from finish();
+rollback;
