@@ -20,7 +20,8 @@ select fk_ok(
   'public', 'integrations', array['user_id', 'provider']
 );
 select policies_are(
-  'public', 'integration_credentials', array[]::name[], 'no policy: users have no access'
+  'public', 'integration_credentials', array['integration_credentials_no_user_access'],
+  'one restrictive policy: users have no access'
 );
 
 -- The CHECKs, as the owner.

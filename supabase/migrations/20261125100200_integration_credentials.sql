@@ -33,8 +33,15 @@ for each row execute function public.update_updated_at_column();
 
 alter table public.integration_credentials enable row level security;
 
--- No policy: users have no access at all. service_role may see which credentials exist (never
--- their values, which need get_credential) and writes only through the functions.
+-- Users have no access at all; this policy says so (and no grant lets them reach the table).
+create policy integration_credentials_no_user_access on public.integration_credentials
+as restrictive
+for all to anon, authenticated
+using (false)
+with check (false);
+
+-- service_role may see which credentials exist (never their values, which need get_credential)
+-- and writes only through the functions.
 revoke all on table public.integration_credentials from anon, authenticated, service_role;
 grant select on table public.integration_credentials to service_role;
 

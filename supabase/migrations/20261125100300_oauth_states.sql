@@ -27,7 +27,13 @@ create index oauth_states_expires_at_idx on public.oauth_states (expires_at);
 
 alter table public.oauth_states enable row level security;
 
--- No policy and no grant: only the SECURITY DEFINER functions below touch the table.
+-- No user access (and no grant): only the SECURITY DEFINER functions below touch the table.
+create policy oauth_states_no_user_access on public.oauth_states
+as restrictive
+for all to anon, authenticated
+using (false)
+with check (false);
+
 revoke all on table public.oauth_states from anon, authenticated, service_role;
 
 create function public.prune_oauth_states()
