@@ -24,15 +24,15 @@ class ExportFieldOut(BaseModel):
 
 
 class ExportConfigOut(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    """The plan's ExportConfig (camelCase, as the front end reads it), plus the date column."""
 
     type: str
     label: str
     description: str
     fields: list[ExportFieldOut]
-    default_date_range: int = Field(alias="defaultDateRange")
-    max_records: int = Field(alias="maxRecords")
-    date_field: str = Field(alias="dateField", description="the column startDate/endDate filter on")
+    defaultDateRange: int = Field(description="days before the end of the range when no startDate is given")
+    maxRecords: int = Field(description="the most rows one export may hold (and the largest limit)")
+    dateField: str = Field(description="the column startDate/endDate filter on")
 
 
 class ExportConfigs(BaseModel):
