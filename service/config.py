@@ -63,6 +63,12 @@ class Settings:
     dynamic_mockups_api_base: str = field(default="https://app.dynamicmockups.com",
                                           metadata={"env": "DYNAMIC_MOCKUPS_API_BASE"})
 
+    # Exports: a cap for every type instead of the catalog's maxRecords (unset: the catalog's), and
+    # the statement_timeout of an export's transaction (it covers the whole stream to the client).
+    export_max_records: int | None = field(default=None, metadata={"env": "HAVEN_EXPORT_MAX_RECORDS"})
+    export_statement_timeout_seconds: int = field(
+        default=1800, metadata={"env": "HAVEN_EXPORT_STATEMENT_TIMEOUT_SECONDS"})
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
         """Reads `.env` (if present) under the process environment, which takes precedence."""
