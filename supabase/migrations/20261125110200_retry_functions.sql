@@ -29,10 +29,10 @@ begin
     raise exception 'retry_backoff: p_cap must be at least p_base' using errcode = '22023';
   end if;
   -- least() before the power would overflow: 2^62 seconds is beyond any sane cap anyway.
-  nominal_seconds := pg_catalog.least(
+  nominal_seconds := least(
     extract(epoch from p_cap)::double precision,
     extract(epoch from p_base)::double precision
-    * pg_catalog.power(2::double precision, pg_catalog.least(pg_catalog.greatest(p_attempts, 1) - 1, 62))
+    * pg_catalog.power(2::double precision, least(greatest(p_attempts, 1) - 1, 62))
   );
   -- ±20 % jitter around the capped exponential delay, so items that failed together
   -- (a provider outage) do not all come back in the same second.
@@ -422,7 +422,7 @@ begin
     status = 'pending',
     next_retry_at = pg_catalog.now(),
     -- An item that used up its attempts gets exactly one more.
-    max_attempts = pg_catalog.greatest(q.max_attempts, q.attempts + 1),
+    max_attempts = greatest(q.max_attempts, q.attempts + 1),
     worker_id = null, claimed_at = null, heartbeat_at = null
   where q.id = item.id
   returning q.* into item;
