@@ -31,9 +31,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                               max_size=settings.db_pool_max)
     app.extensions["haven"] = Services(settings=settings, db=db, verifier=TokenVerifier(settings))
 
+    from .queue.api import bp as errors_bp
     from .system import bp as system_bp
 
-    for blueprint in (system_bp,):
+    for blueprint in (system_bp, errors_bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app
