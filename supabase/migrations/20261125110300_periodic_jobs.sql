@@ -19,8 +19,14 @@ create trigger periodic_jobs_set_updated_at
 before update on public.periodic_jobs
 for each row execute function public.update_updated_at_column();
 
--- No policies: no user reads or writes it.
 alter table public.periodic_jobs enable row level security;
+
+-- Users have no access at all; this policy says so (and no grant lets them reach the table).
+create policy periodic_jobs_no_user_access on public.periodic_jobs
+as restrictive
+for all to anon, authenticated
+using (false)
+with check (false);
 
 revoke all on table public.periodic_jobs from anon, authenticated, service_role;
 grant select, insert, update on table public.periodic_jobs to service_role;
