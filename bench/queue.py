@@ -146,7 +146,9 @@ def measure_procrastinate(cluster_url: str, admin_url: str, workers: int, app_di
     env = {**os.environ, "BENCH_PROCRASTINATE_URL": url, "PYTHONPATH": str(app_dir)}
     # Warnings only: its per-job INFO lines would slow it down, and ours log at WARNING too.
     command = [sys.executable, "-m", "procrastinate", "--app=bench_procrastinate_app.app", "--log-level=warning"]
-    subprocess.run([*command, "schema", "--apply"], env=env, check=True, stdout=subprocess.DEVNULL)
+    applied = subprocess.run([*command, "schema", "--apply"], env=env, capture_output=True, text=True)
+    if applied.returncode != 0:
+        raise SystemExit(f"bench: procrastinate schema --apply failed:\n{applied.stdout}{applied.stderr}")
     processes = [
         subprocess.Popen([*command, "worker", "--concurrency", PROCRASTINATE_CONCURRENCY], env=env,
                          stdout=(log_dir / f"procrastinate-{workers}-{n}.log").open("wb"), stderr=subprocess.STDOUT)
