@@ -34,7 +34,10 @@ def query(database_url: str, sql: str, params: list[Any] | None = None) -> list[
 
 
 def wait_until(condition: Callable[[], T], *, timeout: float = 30.0, what: str = "condition") -> T:
-    """Polls `condition` until it returns something truthy; fails the test at the deadline."""
+    """Polls `condition` until it returns something truthy; fails the test at the deadline.
+
+    The state waited for is in the database, which has no event to wait on: poll it briefly.
+    """
     deadline = time.monotonic() + timeout
     while True:
         result = condition()

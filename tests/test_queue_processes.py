@@ -7,11 +7,13 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from .queue_support import enqueue, listening_workers, query, start_worker, wait_until
 
 ITEMS = 3000
+GATE = 7_000_001  # the advisory lock test.block handlers wait for
 
 
 @pytest.fixture
@@ -26,6 +28,19 @@ def workers(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
 
 def logs(tmp_path: Path) -> str:
     return "\n".join(path.read_text(errors="replace") for path in sorted(tmp_path.glob("worker-*.log")))
+
+
+@pytest.fixture
+def gate(database_url: str) -> Iterator[psycopg.Connection]:
+    """Held: test.block handlers wait. Closing (or unlocking) it lets them finish."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(%s)", [GATE])
+        yield conn
+
+
+def blocked_handlers(database_url: str) -> int:
+    return query(database_url, "select count(*) from pg_locks where locktype = 'advisory' and not granted"
+                               " and objid = %s", [GATE])[0][0]
 
 
 def resolved_count(database_url: str) -> int:
@@ -52,9 +67,9 @@ def test_several_worker_processes_complete_each_item_exactly_once(database_url, 
     assert [process.wait(timeout=30) for process in workers] == [0, 0, 0], logs(tmp_path)
 
 
-def test_a_killed_workers_items_are_rescued_and_finished_by_another(database_url, user, workers, tmp_path):  # type: ignore[no-untyped-def]
-    gate = tmp_path / "gate"
-    ids = enqueue(database_url, user.id, "test.block", f'{{"gate": "{gate}"}}', count=3)
+def test_a_killed_workers_items_are_rescued_and_finished_by_another(database_url, user, workers, tmp_path,  # type: ignore[no-untyped-def]
+                                                                  gate):
+    ids = enqueue(database_url, user.id, "test.block", f'{{"lock": {GATE}}}', count=3)
     # Every worker of a fleet shares these settings: a short rescue timeout, quick heartbeats.
     fast = {"HAVEN_WORKER_HEARTBEAT_SECONDS": "0.2", "HAVEN_QUEUE_RESCUE_TIMEOUT_SECONDS": "1",
             "HAVEN_QUEUE_RESCUE_EVERY_SECONDS": "0.5", "HAVEN_QUEUE_BACKOFF_BASE_SECONDS": "0.1",
@@ -62,13 +77,13 @@ def test_a_killed_workers_items_are_rescued_and_finished_by_another(database_url
     doomed = start_worker(database_url, tmp_path / "worker-doomed.log", "--concurrency", "3",
                           "--poll-interval", "0.2", **fast)
     workers.append(doomed)
-    wait_until(lambda: len(list(tmp_path.glob("gate.started.*.1"))) == 3, what="the first worker to start all three")
+    wait_until(lambda: blocked_handlers(database_url) == 3, what="the first worker to start all three")
     holder = query(database_url, "select distinct worker_id from public.retry_queue where status = 'processing'")
     assert len(holder) == 1
 
     doomed.kill()  # SIGKILL: no chance to finish, release or say goodbye
     doomed.wait(timeout=30)
-    gate.touch()
+    gate.execute("select pg_advisory_unlock(%s)", [GATE])
     rescuer = start_worker(database_url, tmp_path / "worker-rescuer.log", "--concurrency", "3",
                            "--poll-interval", "0.2", **fast)
     workers.append(rescuer)
@@ -86,18 +101,17 @@ def test_a_killed_workers_items_are_rescued_and_finished_by_another(database_url
     assert rescuer.wait(timeout=30) == 0, logs(tmp_path)
 
 
-def test_sigterm_finishes_the_item_in_hand_then_exits_zero(database_url, user, workers, tmp_path):  # type: ignore[no-untyped-def]
-    gate = tmp_path / "gate"
-    [item] = enqueue(database_url, user.id, "test.block", f'{{"gate": "{gate}"}}')
+def test_sigterm_finishes_the_item_in_hand_then_exits_zero(database_url, user, workers, tmp_path, gate):  # type: ignore[no-untyped-def]
+    [item] = enqueue(database_url, user.id, "test.block", f'{{"lock": {GATE}}}')
     worker = start_worker(database_url, tmp_path / "worker-0.log", "--concurrency", "2", "--poll-interval", "0.2")
     workers.append(worker)
-    wait_until(lambda: list(tmp_path.glob("gate.started.*")), what="the handler to start")
+    wait_until(lambda: blocked_handlers(database_url) == 1, what="the handler to start")
 
     worker.send_signal(signal.SIGTERM)
     wait_until(lambda: "finishing in-flight items" in logs(tmp_path), what="the worker to acknowledge SIGTERM")
     enqueue(database_url, user.id, "noop")  # a free thread, but a stopping worker claims nothing more
     assert worker.poll() is None, "the worker left before its item finished"
-    gate.touch()
+    gate.execute("select pg_advisory_unlock(%s)", [GATE])
     assert worker.wait(timeout=30) == 0, logs(tmp_path)
     assert query(database_url, "select status, attempts from public.retry_queue where id = %s", [item]) == [
         ("resolved", 1)]
