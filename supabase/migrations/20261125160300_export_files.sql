@@ -1,8 +1,8 @@
 -- Files that scheduled exports built, kept for download (GET /api/export/files/<id>) until they
 -- expire. Emailed runs keep theirs too: a retried delivery sends the same bytes (Resend refuses
 -- a reused Idempotency-Key with a different payload), and the user can download what was mailed.
--- Bytes live in Postgres (bytea, TOASTed and compressed) because this stack has no object store;
--- the service caps a file's size and prunes expired files.
+-- Bytes live in Postgres (bytea) because this stack has no object store; the service caps a
+-- file's size and prunes expired files.
 
 create table public.export_files (
   id uuid primary key default gen_random_uuid(),
@@ -19,6 +19,10 @@ create table public.export_files (
   created_at timestamptz not null default now(),
   constraint export_files_one_per_run unique (export_history_id)
 );
+
+-- Out of line and uncompressed: the download endpoint reads a file in 1 MB slices, and a slice
+-- of a compressed value costs decompressing everything before it.
+alter table public.export_files alter column file_bytes set storage external;
 
 comment on table public.export_files is
 'The file a scheduled export built (CSV or JSON bytes), downloadable by its owner until expires_at.';
