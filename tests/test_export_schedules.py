@@ -18,6 +18,7 @@ from service.config import Settings
 from service.db import Database
 from service.exports.scheduled import RUN_OPERATION, queue_due_runs, run_period
 from service.integrations import records
+from service.integrations.resend import EmailRefused, send_email
 from service.queue.families import build_registry
 from service.queue.registry import Job, PermanentError, Registry, WorkerContext
 from service.queue.worker import error_text
@@ -375,6 +376,25 @@ def test_without_a_resend_connection_the_run_fails_for_good_saying_why(client, u
     [run] = history(database_url, schedule["id"])
     assert run["delivered_at"] is None and "Resend is not connected" in run["error"]
     assert resend.send_requests == 0
+
+
+def test_a_refused_key_fails_for_good(client, user, database_url, db, context, registry, resend):
+    schedule, _ = due_email_schedule(client, user, database_url, db)
+    resend.keys.clear()  # the key was revoked at Resend
+    queue_due_runs(context)
+    [failure] = drain(context, registry)
+    assert failure == "Resend refused the email (403 invalid_api_key)"
+    assert queue_items(database_url)[0][0] == "failed" and resend.emails == []
+    assert "invalid_api_key" in history(database_url, schedule["id"])[0]["error"]
+
+
+def test_the_same_key_with_other_content_is_not_sent_again(resend, worker_settings):
+    message = {"from": SENDER, "to": ["a@example.com"], "subject": "s", "text": "t"}
+    first = send_email(worker_settings, RESEND_KEY, message, "run-1")
+    assert send_email(worker_settings, RESEND_KEY, message, "run-1") == first
+    with pytest.raises(EmailRefused, match="already accepted"):
+        send_email(worker_settings, RESEND_KEY, {**message, "subject": "other"}, "run-1")
+    assert len(resend.emails) == 1
 
 
 def test_the_sender_falls_back_to_the_setting(client, user, database_url, db, worker_settings, registry, resend):

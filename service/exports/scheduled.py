@@ -130,7 +130,8 @@ def _request(schedule: dict[str, Any], run_at: datetime, settings: Settings) -> 
 def _failed_history(context: WorkerContext, user_id: str, schedule_id: str, run_at: datetime,
                     request: ExportRequest | None, schedule: dict[str, Any], error: str) -> None:
     """A run that could not be built, recorded like any export that failed."""
-    fields = [f.key for f in request.fields] if request else (schedule["field_selection"] or ["?"])
+    config = EXPORT_CONFIGS[schedule["export_type"]]  # a CHECK keeps export_type in the catalog
+    fields = [f.key for f in (request.fields if request else config.default_fields)]
     with context.db.as_service() as conn:
         conn.execute(
             "insert into public.export_history (user_id, export_type, format, fields, status, error,"
@@ -232,14 +233,16 @@ def idempotency_key(schedule_id: str, run_at: datetime, sender: str, recipient: 
     return f"haven-scheduled-export/{schedule_id}/{run_at.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}/{addresses}"
 
 
-def email_message(built: BuiltFile, sender: str, recipient: str, run_at: datetime, frequency: str) -> dict[str, Any]:
+def email_message(built: BuiltFile, sender: str, recipient: str, run_at: datetime) -> dict[str, Any]:
+    """The email of one run. Only the run's file, its time and the addresses go in, never the
+    schedule's current settings: a retry must send exactly the same payload under its key."""
     label = EXPORT_CONFIGS[built.export_type].label
     day = run_at.astimezone(timezone.utc).date().isoformat()
     rows = f"{built.record_count} row{'s' if built.record_count != 1 else ''}"
     return {
         "from": sender,
         "to": [recipient],
-        "subject": f"Your {frequency} {label.lower()} export ({day})",
+        "subject": f"Your scheduled {label.lower()} export ({day})",
         "text": f"Your scheduled {label.lower()} export of {day} is attached: {built.filename}, {rows}.\n",
         "attachments": [{"filename": built.filename, "content": base64.b64encode(built.data).decode("ascii"),
                          "content_type": built.content_type}],
@@ -269,7 +272,7 @@ def _deliver_by_email(context: WorkerContext, schedule: dict[str, Any], run_at: 
         _record_delivery_error(context, built, str(missing))
         raise
     recipient = schedule["delivery_email"]
-    message = email_message(built, sender, recipient, run_at, schedule["frequency"])
+    message = email_message(built, sender, recipient, run_at)
     key = idempotency_key(schedule_id, run_at, sender, recipient)
     try:
         email_id = send_email(context.settings, api_key, message, key)

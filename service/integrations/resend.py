@@ -97,6 +97,8 @@ def send_email(settings: Settings, api_key: str, message: dict[str, Any], idempo
         return email_id
     if status == 409 and name == "concurrent_idempotent_requests":
         raise ProviderUnavailable("an earlier attempt with the same Idempotency-Key is still in progress")
+    if status == 409 and name == "invalid_idempotent_request":
+        raise EmailRefused("Resend already accepted an email for this run with other content; not sent again")
     if status in (401, 403) and not name:
         raise ProviderUnavailable(f"refused by a proxy ({status})")
     if status == 429 or status >= 500:
