@@ -32,12 +32,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.extensions["haven"] = Services(settings=settings, db=db, verifier=TokenVerifier(settings))
 
     from .exports.routes import bp as exports_bp
+    from .exports.schedule_routes import bp as export_schedules_bp
     from .integrations.routes import bp as integrations_bp
     from .queue.api import bp as errors_bp
     from .setup.routes import bp as setup_bp
     from .system import bp as system_bp
 
-    for blueprint in (system_bp, integrations_bp, setup_bp, exports_bp, errors_bp):
+    for blueprint in (system_bp, integrations_bp, setup_bp, exports_bp, errors_bp,
+                      export_schedules_bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app

@@ -69,6 +69,17 @@ class Settings:
     export_statement_timeout_seconds: int = field(
         default=1800, metadata={"env": "HAVEN_EXPORT_STATEMENT_TIMEOUT_SECONDS"})
 
+    # Scheduled exports: how often the worker looks for due schedules, the sender of emailed
+    # exports when the user's Resend connection has no from_email, the largest file one email may
+    # carry (Resend takes 40 MB per email after base64) or one stored download may hold, and how
+    # long stored files stay downloadable.
+    export_schedule_poll_seconds: float = field(default=60.0, metadata={"env": "HAVEN_EXPORT_SCHEDULE_POLL_SECONDS"})
+    export_email_from: str | None = field(default=None, metadata={"env": "HAVEN_EXPORT_EMAIL_FROM"})
+    export_attachment_max_bytes: int = field(default=28 * 1024 * 1024,
+                                             metadata={"env": "HAVEN_EXPORT_ATTACHMENT_MAX_BYTES"})
+    export_file_max_bytes: int = field(default=100 * 1024 * 1024, metadata={"env": "HAVEN_EXPORT_FILE_MAX_BYTES"})
+    export_file_retention_days: int = field(default=30, metadata={"env": "HAVEN_EXPORT_FILE_RETENTION_DAYS"})
+
     # The retry queue worker (`haven worker`; its flags override the first three).
     worker_concurrency: int = field(default=4, metadata={"env": "HAVEN_WORKER_CONCURRENCY"})
     worker_batch: int = field(default=20, metadata={"env": "HAVEN_WORKER_BATCH"})

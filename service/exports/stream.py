@@ -197,22 +197,29 @@ def _instant(value: datetime | date | None) -> datetime | None:
     return datetime.combine(value, time(), timezone.utc)
 
 
-def _start_history(db: Database, user_id: str, request: ExportRequest) -> str:
+def _start_history(db: Database, user_id: str, request: ExportRequest,
+                   scheduled_run: tuple[str, datetime] | None) -> str:
+    schedule_id, scheduled_for = scheduled_run or (None, None)
     with db.as_service() as conn:
         row = conn.execute(
             "insert into public.export_history"
-            " (user_id, export_type, format, fields, start_date, end_date, row_limit)"
-            " values (%s, %s, %s, %s, %s, %s, %s) returning id",
+            " (user_id, export_type, format, fields, start_date, end_date, row_limit,"
+            " scheduled_export_id, scheduled_for)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s) returning id",
             [user_id, request.config.type, request.format, [f.key for f in request.fields],
-             _instant(request.start), _instant(request.end), request.limit],
+             _instant(request.start), _instant(request.end), request.limit, schedule_id, scheduled_for],
         ).fetchone()
     assert row is not None
     return str(row["id"])
 
 
 def open_export(db: Database, claims: Mapping[str, Any], user_id: str, request: ExportRequest, *,
-                statement_timeout_seconds: int) -> ExportStream:
-    """Begins the export as the caller; raises BadRequest when the range holds more than the cap."""
+                statement_timeout_seconds: int,
+                scheduled_run: tuple[str, datetime] | None = None) -> ExportStream:
+    """Begins the export as the caller; raises BadRequest when the range holds more than the cap.
+
+    `scheduled_run` (schedule id, run time) links the history row to the scheduled run it builds.
+    """
     stack = ExitStack()
     try:
         conn = stack.enter_context(db.as_user(claims, isolation=psycopg.IsolationLevel.REPEATABLE_READ))
@@ -229,7 +236,7 @@ def open_export(db: Database, claims: Mapping[str, Any], user_id: str, request: 
                 f"the date range holds more than {request.max_records} {request.config.type}, the most one"
                 " export may hold: narrow startDate/endDate, or pass limit to take the newest rows",
                 code="export_too_large")
-        history_id = _start_history(db, user_id, request)
+        history_id = _start_history(db, user_id, request, scheduled_run)
     except BaseException:
         stack.close()
         raise

@@ -11,7 +11,7 @@ from typing import Any
 import requests
 
 from ..config import Settings
-from .provider_http import (InvalidApiKey, KeyCheckSession, ProviderUnavailable, json_object, safe_code,
+from .provider_http import (USER_AGENT, InvalidApiKey, KeyCheckSession, ProviderUnavailable, json_object, safe_code,
                             unavailable_unless_ok)
 
 MAX_DOMAIN_PAGES = 100
@@ -53,3 +53,56 @@ def _error_name(response: requests.Response) -> str:
     except ValueError:
         return ""
     return safe_code(body.get("name", "")) if isinstance(body, dict) else ""
+
+
+# --- Sending (scheduled exports) ----------------------------------------------------------------
+
+# Resend's limit on one email, attachments included, after base64 encoding.
+MAX_EMAIL_BYTES = 40_000_000
+
+
+class EmailRefused(Exception):
+    """Resend refused the email for a reason retrying cannot fix (key, sender, recipient, payload)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def send_email(settings: Settings, api_key: str, message: dict[str, Any], idempotency_key: str) -> str:
+    """POST /emails with an Idempotency-Key; returns Resend's email id.
+
+    Resend answers a repeated key with the same payload with the first answer (same id, no second
+    email), so a retry after a timeout is safe. EmailRefused when retrying cannot help;
+    ProviderUnavailable when it may (timeout, 429, 5xx, the same key still in flight).
+    """
+    if not 1 <= len(idempotency_key) <= 256:
+        raise ValueError("an Idempotency-Key has 1 to 256 characters")
+    with requests.Session() as session:
+        session.headers.update({"User-Agent": USER_AGENT, "Authorization": f"Bearer {api_key}",
+                                "Accept": "application/json", "Idempotency-Key": idempotency_key})
+        try:
+            response = session.post(settings.resend_api_base.rstrip("/") + "/emails", json=message,
+                                    timeout=settings.http_timeout_seconds, allow_redirects=False)
+        except requests.Timeout:
+            raise ProviderUnavailable(f"Resend did not answer within {settings.http_timeout_seconds:g} s") from None
+        except requests.RequestException as exc:
+            raise ProviderUnavailable(f"could not connect to Resend ({type(exc).__name__})") from None
+    name = _error_name(response)
+    status = response.status_code
+    if 200 <= status < 300:
+        email_id = json_object(response).get("id")
+        if not isinstance(email_id, str) or not email_id:
+            raise ProviderUnavailable("Resend's answer has no email id")
+        return email_id
+    if status == 409 and name == "concurrent_idempotent_requests":
+        raise ProviderUnavailable("an earlier attempt with the same Idempotency-Key is still in progress")
+    if status == 409 and name == "invalid_idempotent_request":
+        raise EmailRefused("Resend already accepted an email for this run with other content; not sent again")
+    if status in (401, 403) and not name:
+        raise ProviderUnavailable(f"refused by a proxy ({status})")
+    if status == 429 or status >= 500:
+        unavailable_unless_ok(response)
+    if 400 <= status < 500:
+        raise EmailRefused(f"Resend refused the email ({status} {name or 'no error name'})")
+    raise ProviderUnavailable(f"unexpected status {status}")  # a redirect or 1xx

@@ -8,6 +8,7 @@ from ..config import Settings
 from .registry import Registry
 
 FAMILIES: tuple[str, ...] = (
+    "service.exports.scheduled",
     "service.queue.maintenance",
     "service.queue.noop",
 )
