@@ -31,9 +31,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                               max_size=settings.db_pool_max)
     app.extensions["haven"] = Services(settings=settings, db=db, verifier=TokenVerifier(settings))
 
+    from .exports.routes import bp as exports_bp
+    from .integrations.routes import bp as integrations_bp
+    from .setup.routes import bp as setup_bp
     from .system import bp as system_bp
 
-    for blueprint in (system_bp,):
+    for blueprint in (system_bp, integrations_bp, setup_bp, exports_bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app

@@ -241,3 +241,26 @@ def run(email: str) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.command("export")
+@click.option("--type", "export_type", required=True, help="leads, customers, orders, pins, quotes, assets, analytics.")
+@click.option("--format", "export_format", default="csv", show_default=True, help="csv or json.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write ('-' for stdout). Written beside as FILE.partial, renamed when complete.")
+@click.option("--email", default=None, help="Export as this user (by email).")
+@click.option("--user-id", default=None, help="Export as this user (by id).")
+@click.option("--fields", default=None, help="Comma-separated field keys (default: the type's defaults).")
+@click.option("--start-date", default=None, help="YYYY-MM-DD or ISO date-time (default: defaultDateRange days back).")
+@click.option("--end-date", default=None, help="YYYY-MM-DD (whole day included) or ISO date-time.")
+@click.option("--limit", default=None, type=int, help="At most this many rows, newest first.")
+def export(export_type: str, export_format: str, out: Path, email: str | None, user_id: str | None,
+           fields: str | None, start_date: str | None, end_date: str | None, limit: int | None) -> None:
+    """Write one user's export to a file, exactly as GET /api/export would stream it to them."""
+    from .exports.cli import run_export
+
+    if (email is None) == (user_id is None):
+        raise click.UsageError("give exactly one of --email or --user-id")
+    run_export(_settings(), _database_url(_settings()), export_type=export_type, export_format=export_format,
+               out=out, email=email, user_id=user_id, fields=fields, start_date=start_date, end_date=end_date,
+               limit=limit)

@@ -54,6 +54,21 @@ class Settings:
     # Outbound HTTP to providers.
     http_timeout_seconds: float = field(default=10.0, metadata={"env": "HAVEN_HTTP_TIMEOUT_SECONDS"})
 
+    # API-key providers (issue 4): base URLs (tests point them at local fakes) and the short
+    # timeout of the live key check a user waits on.
+    api_key_check_timeout_seconds: float = field(default=5.0, metadata={"env": "HAVEN_API_KEY_CHECK_TIMEOUT_SECONDS"})
+    klaviyo_api_base: str = field(default="https://a.klaviyo.com", metadata={"env": "KLAVIYO_API_BASE"})
+    klaviyo_revision: str = field(default="2026-10-15", metadata={"env": "KLAVIYO_REVISION"})
+    resend_api_base: str = field(default="https://api.resend.com", metadata={"env": "RESEND_API_BASE"})
+    dynamic_mockups_api_base: str = field(default="https://app.dynamicmockups.com",
+                                          metadata={"env": "DYNAMIC_MOCKUPS_API_BASE"})
+
+    # Exports: a cap for every type instead of the catalog's maxRecords (unset: the catalog's), and
+    # the statement_timeout of an export's transaction (it covers the whole stream to the client).
+    export_max_records: int | None = field(default=None, metadata={"env": "HAVEN_EXPORT_MAX_RECORDS"})
+    export_statement_timeout_seconds: int = field(
+        default=1800, metadata={"env": "HAVEN_EXPORT_STATEMENT_TIMEOUT_SECONDS"})
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
         """Reads `.env` (if present) under the process environment, which takes precedence."""

@@ -45,15 +45,26 @@ class Database:
             yield conn
 
     @contextmanager
-    def as_user(self, claims: Mapping[str, Any]) -> Iterator[psycopg.Connection[dict[str, Any]]]:
-        """One transaction as `authenticated` with the caller's claims, as PostgREST runs it."""
-        with self.connection() as conn, conn.transaction():
-            conn.execute(
-                "select set_config('role', 'authenticated', true),"
-                " set_config('request.jwt.claims', %s, true)",
-                [json.dumps(dict(claims))],
-            )
-            yield conn
+    def as_user(self, claims: Mapping[str, Any], *, isolation: psycopg.IsolationLevel | None = None,
+                ) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        """One transaction as `authenticated` with the caller's claims, as PostgREST runs it.
+
+        `isolation` (e.g. REPEATABLE READ, so several statements read one snapshot) applies to
+        this transaction only; the pooled connection goes back with the server's default.
+        """
+        with self.connection() as conn:
+            conn.isolation_level = isolation
+            try:
+                with conn.transaction():
+                    conn.execute(
+                        "select set_config('role', 'authenticated', true),"
+                        " set_config('request.jwt.claims', %s, true)",
+                        [json.dumps(dict(claims))],
+                    )
+                    yield conn
+            finally:
+                if not conn.closed:
+                    conn.isolation_level = None
 
     @contextmanager
     def as_service(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:

@@ -1,0 +1,1 @@
+"""Data exports: the field catalog, request validation, and streaming from `COPY … TO STDOUT`."""

@@ -1,0 +1,236 @@
+"""Streams an export from `COPY (SELECT …) TO STDOUT`, in bounded memory, and records it.
+
+`open_export()` runs before the response starts, so everything that can be refused is refused
+with a 400 while an error can still be an HTTP status: it opens one REPEATABLE READ transaction
+as the caller (RLS draws the tenant boundary), counts the rows the file will hold — refusing a
+range above the type's cap rather than cutting it silently — and writes the `export_history` row
+(status `streaming`). Iterating the returned `ExportStream` runs the COPY in that same snapshot,
+so the count sent in `X-Record-Count` is exactly what the body holds. The history row is
+completed with the streamed count, or marked `failed` / `abandoned` (client went away).
+
+CSV: Postgres writes the rows (`FORMAT csv`: RFC 4180 quoting, NULL as an empty unquoted cell,
+"" for an empty string); the header of field labels is written here with the csv module. Text
+cells that a spreadsheet would run as a formula get a leading `'` in the SELECT list itself.
+JSON: each row is `row_to_json(...)` copied in CSV mode with a delimiter and quote byte
+(0x01, 0x02) that JSON text cannot contain (Postgres escapes every control character), so no
+COPY escaping is applied and the bytes pass through untouched; rows are joined into an array.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack
+from datetime import date, datetime, time, timezone
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from ..db import Database
+from ..errors import BadRequest
+from .request import ExportRequest
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 64 * 1024
+# Spreadsheet formula triggers (OWASP "CSV injection"): = + - @ tab CR.
+_FORMULA_TEXT = sql.SQL("case when left({c}, 1) in ('=', '+', '-', '@', chr(9), chr(13))"
+                        " then '''' || {c} else {c} end")
+
+
+def _where(request: ExportRequest) -> sql.Composed:
+    clauses = [sql.SQL("export_date >= {}").format(sql.Literal(request.start))]
+    if request.end is not None:
+        clauses.append(sql.SQL("export_date < {}").format(sql.Literal(request.end)))
+    return sql.SQL(" and ").join(clauses)
+
+
+def _source(request: ExportRequest, limit: int) -> sql.Composed:
+    """FROM … WHERE … ORDER BY … LIMIT: newest first, ties broken by id so a limit is stable."""
+    order = [sql.SQL("export_date desc")]
+    if request.config.has_id:
+        order.append(sql.SQL("id desc"))
+    return sql.SQL("from {view} where {where} order by {order} limit {limit}").format(
+        view=sql.Identifier("public", request.config.view), where=_where(request),
+        order=sql.SQL(", ").join(order), limit=sql.Literal(limit))
+
+
+def _csv_cell(kind: str, column: sql.Identifier) -> sql.Composable:
+    if kind == "text":
+        return _FORMULA_TEXT.format(c=column)
+    if kind == "boolean":
+        return sql.SQL("{}::text").format(column)
+    return column
+
+
+def copy_statement(request: ExportRequest) -> sql.Composed:
+    limit = request.limit or request.max_records
+    if request.format == "csv":
+        cells = sql.SQL(", ").join(
+            sql.SQL("{} as {}").format(_csv_cell(f.kind, sql.Identifier(f.key)), sql.Identifier(f.key))
+            for f in request.fields)
+        return sql.SQL("copy (select {cells} {source}) to stdout with (format csv)").format(
+            cells=cells, source=_source(request, limit))
+    columns = sql.SQL(", ").join(sql.Identifier(f.key) for f in request.fields)
+    # row_to_json keeps the requested field order and writes compact JSON.
+    return sql.SQL(
+        "copy (select row_to_json(r)::text from (select {columns} {source}) as r)"
+        " to stdout with (format csv, delimiter e'\\x01', quote e'\\x02')"
+    ).format(columns=columns, source=_source(request, limit))
+
+
+def count_statement(request: ExportRequest, at_most: int) -> sql.Composed:
+    return sql.SQL("select count(*) as n from (select 1 {source}) as rows_in_range").format(
+        source=_source(request, at_most))
+
+
+def csv_header(request: ExportRequest) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow([f.label for f in request.fields])
+    return out.getvalue().encode()
+
+
+def _coalesced(copy: psycopg.Copy) -> Iterator[bytes]:
+    """COPY yields one small block per row; hand them on in chunks of about CHUNK_BYTES."""
+    buffer = bytearray()
+    for block in copy:
+        buffer += block
+        if len(buffer) >= CHUNK_BYTES:
+            yield bytes(buffer)
+            buffer.clear()
+    if buffer:
+        yield bytes(buffer)
+
+
+def _json_array(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """One JSON object per line in, a JSON array out (commas between rows, none after the last)."""
+    yield b"[\n"
+    separator = b""
+    pending = b""
+    for chunk in chunks:
+        data = pending + chunk
+        cut = data.rfind(b"\n") + 1  # only whole lines; a row split across chunks waits
+        lines, pending = data[:cut], data[cut:]
+        if lines:
+            yield separator + lines[:-1].replace(b"\n", b",\n")
+            separator = b",\n"
+    if pending:
+        yield separator + pending
+    yield b"\n]\n"
+
+
+class ExportStream:
+    """The body of one export. Iterate it once; `close()` (WSGI servers call it) always ends the
+    transaction and settles the history row, even when the body was never iterated."""
+
+    def __init__(self, db: Database, stack: ExitStack, conn: psycopg.Connection[Any],
+                 request: ExportRequest, history_id: str, expected_rows: int) -> None:
+        self._db = db
+        self._stack = stack
+        self._conn = conn
+        self.request = request
+        self.history_id = history_id
+        self.expected_rows = expected_rows
+        self._iterator: Iterator[bytes] | None = None
+        self._settled = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._iterator is None:
+            self._iterator = self._generate()
+        return self._iterator
+
+    def _generate(self) -> Iterator[bytes]:
+        try:
+            with self._conn.cursor() as cursor:
+                with cursor.copy(copy_statement(self.request)) as copy:
+                    if self.request.format == "csv":
+                        yield csv_header(self.request)
+                        yield from _coalesced(copy)
+                    else:
+                        yield from _json_array(_coalesced(copy))
+                rows = cursor.rowcount
+        except GeneratorExit as exc:
+            self._settle("abandoned", None, "the client stopped reading before the end", exc)
+            raise
+        except Exception as exc:
+            log.exception("export %s failed while streaming", self.history_id)
+            self._settle("failed", None, f"{type(exc).__name__}: {exc}"[:500], exc)
+            raise
+        self._settle("completed", rows, None)
+
+    def _settle(self, status: str, rows: int | None, error: str | None,
+                exc: BaseException | None = None) -> None:
+        if self._settled:
+            return
+        self._settled = True
+        try:
+            # End the read transaction first (rolled back when the stream broke off).
+            if exc is None:
+                self._stack.close()
+            else:
+                self._stack.__exit__(type(exc), exc, exc.__traceback__)
+        finally:
+            record_outcome(self._db, self.history_id, status, rows, error)
+
+    def close(self) -> None:
+        if self._iterator is not None:
+            self._iterator.close()  # runs the generator's own GeneratorExit handling
+        self._settle("abandoned", None, "the response was closed before the body was sent")
+
+
+def record_outcome(db: Database, history_id: str, status: str, rows: int | None, error: str | None) -> None:
+    with db.as_service() as conn:
+        conn.execute(
+            "update public.export_history"
+            " set status = %s, record_count = %s, error = %s, finished_at = now()"
+            " where id = %s and status = 'streaming'",
+            [status, rows, error, history_id],
+        )
+
+
+def _instant(value: datetime | date | None) -> datetime | None:
+    """A day bound as the instant it starts (midnight UTC), for export_history's timestamptz."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.combine(value, time(), timezone.utc)
+
+
+def _start_history(db: Database, user_id: str, request: ExportRequest) -> str:
+    with db.as_service() as conn:
+        row = conn.execute(
+            "insert into public.export_history"
+            " (user_id, export_type, format, fields, start_date, end_date, row_limit)"
+            " values (%s, %s, %s, %s, %s, %s, %s) returning id",
+            [user_id, request.config.type, request.format, [f.key for f in request.fields],
+             _instant(request.start), _instant(request.end), request.limit],
+        ).fetchone()
+    assert row is not None
+    return str(row["id"])
+
+
+def open_export(db: Database, claims: Mapping[str, Any], user_id: str, request: ExportRequest, *,
+                statement_timeout_seconds: int) -> ExportStream:
+    """Begins the export as the caller; raises BadRequest when the range holds more than the cap."""
+    stack = ExitStack()
+    try:
+        conn = stack.enter_context(db.as_user(claims, isolation=psycopg.IsolationLevel.REPEATABLE_READ))
+        # The `authenticated` role's own statement_timeout does not apply after SET ROLE; an export
+        # gets a generous one of its own, covering the whole COPY (a slow client included).
+        conn.execute("select set_config('statement_timeout', %s, true), set_config('timezone', 'UTC', true)",
+                     [f"{statement_timeout_seconds}s"])
+        cap = request.limit or request.max_records
+        # Count one past the cap: enough to know the range is too big, without counting all of it.
+        counted = conn.execute(count_statement(request, cap if request.limit else cap + 1)).fetchone()
+        rows = int(counted["n"]) if counted else 0
+        if request.limit is None and rows > request.max_records:
+            raise BadRequest(
+                f"the date range holds more than {request.max_records} {request.config.type}, the most one"
+                " export may hold: narrow startDate/endDate, or pass limit to take the newest rows",
+                code="export_too_large")
+        history_id = _start_history(db, user_id, request)
+    except BaseException:
+        stack.close()
+        raise
+    return ExportStream(db, stack, conn, request, history_id, rows)

@@ -1,0 +1,79 @@
+"""Klaviyo: check a private API key with GET /api/accounts, then count lists through GET /api/lists,
+following `links.next` to the end (pages hold at most 10 lists).
+
+Every request carries `Authorization: Klaviyo-API-Key <key>`, the `revision` header (required;
+KLAVIYO_REVISION) and `Accept: application/vnd.api+json`. Errors are JSON:API `{"errors": [...]}`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from ..config import Settings
+from .provider_http import (InvalidApiKey, KeyCheckSession, ProviderUnavailable, json_object, safe_code,
+                            unavailable_unless_ok)
+
+# 10 lists a page: 10,000 lists is far past any shop, and still ends a provider that loops.
+MAX_LIST_PAGES = 1000
+
+
+def check_key(settings: Settings, api_key: str) -> dict[str, Any]:
+    headers = {"Authorization": f"Klaviyo-API-Key {api_key}", "revision": settings.klaviyo_revision,
+               "Accept": "application/vnd.api+json"}
+    with KeyCheckSession(settings.klaviyo_api_base, settings.api_key_check_timeout_seconds, headers) as http:
+        accounts = _get(http, "/api/accounts")
+        account = _first_resource(accounts, "account")
+        attributes = account.get("attributes") or {}
+        contact = attributes.get("contact_information") or {}
+        return {
+            "account_id": str(account["id"]),
+            "account_name": contact.get("organization_name"),
+            "list_count": _count_lists(http),
+        }
+
+
+def _count_lists(http: KeyCheckSession) -> int:
+    count, url, seen = 0, "/api/lists", set()
+    for _ in range(MAX_LIST_PAGES):
+        page = _get(http, url)
+        data = page.get("data")
+        if not isinstance(data, list):
+            raise ProviderUnavailable("a lists page has no data array")
+        count += len(data)
+        next_url = (page.get("links") or {}).get("next")
+        if not next_url:
+            return count
+        if not isinstance(next_url, str) or next_url in seen:
+            raise ProviderUnavailable("the lists pagination does not progress")
+        seen.add(next_url)
+        url = next_url
+    raise ProviderUnavailable(f"more than {MAX_LIST_PAGES} pages of lists")
+
+
+def _get(http: KeyCheckSession, url: str) -> dict[str, Any]:
+    response = http.get(url)
+    if response.status_code in (401, 403):
+        raise InvalidApiKey(_rejection(response))
+    unavailable_unless_ok(response)
+    return json_object(response)
+
+
+def _rejection(response: requests.Response) -> str:
+    code = ""
+    try:
+        errors = response.json().get("errors") or []
+        code = safe_code(errors[0].get("code", "")) if errors else ""
+    except (ValueError, AttributeError, IndexError):
+        pass
+    if response.status_code == 403:
+        return (f"Klaviyo refused the key (403 {code or 'permission_denied'}): it needs the "
+                "accounts:read and lists:read scopes")
+    return f"Klaviyo rejected the key (401 {code or 'not_authenticated'})"
+
+
+def _first_resource(document: dict[str, Any], kind: str) -> dict[str, Any]:
+    data = document.get("data")
+    if not isinstance(data, list) or not data or not isinstance(data[0], dict) or "id" not in data[0]:
+        raise ProviderUnavailable(f"the answer holds no {kind}")
+    return data[0]

@@ -1,0 +1,96 @@
+"""Calling a provider to check an API key: one session per check, a short timeout, and every
+failure sorted into "the key is wrong" or "the provider could not answer".
+
+A key goes into request headers only; it is never logged, and the messages built here name the
+provider's status and error code, never echo the provider's text (which could quote the key).
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+log = logging.getLogger(__name__)
+USER_AGENT = "haven-hub-core/0.1 (+https://docs.havenhold.com)"
+_SAFE_CODE = re.compile(r"[^a-z0-9_.-]")
+
+
+class InvalidApiKey(Exception):
+    """The provider refused the key (401/403). `reason` is safe to show and to store."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ProviderUnavailable(Exception):
+    """The provider is down, slow, rate-limiting, or answered something we cannot read."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def safe_code(value: object) -> str:
+    """A provider's error code reduced to a short identifier, fit for a stored message."""
+    return _SAFE_CODE.sub("", str(value).lower())[:64]
+
+
+class KeyCheckSession:
+    """One key check: a requests session with the provider's headers and the check's timeout."""
+
+    def __init__(self, base_url: str, timeout: float, headers: dict[str, str]) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.origin = _origin(self.base_url)
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers.update({"User-Agent": USER_AGENT, **headers})
+
+    def __enter__(self) -> KeyCheckSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.session.close()
+
+    def get(self, path_or_url: str, params: dict[str, str] | None = None) -> requests.Response:
+        """GET a path under the base URL, or an absolute URL on the same origin (pagination links)."""
+        url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
+        if _origin(url) != self.origin:
+            # Following a link elsewhere would hand our caller's key to another host.
+            raise ProviderUnavailable("the provider sent a link to another host")
+        try:
+            return self.session.get(url, params=params, timeout=self.timeout, allow_redirects=False)
+        except requests.Timeout:
+            raise ProviderUnavailable(f"no answer within {self.timeout:g} s") from None
+        except requests.RequestException as exc:
+            raise ProviderUnavailable(f"could not connect ({type(exc).__name__})") from None
+
+
+def unavailable_unless_ok(response: requests.Response) -> None:
+    """Raises ProviderUnavailable for 429, 5xx and any other status that is not 2xx."""
+    if response.status_code == 429:
+        retry_after = response.headers.get("Retry-After", "")
+        hint = f", retry after {retry_after} s" if retry_after.isdigit() else ""
+        raise ProviderUnavailable(f"rate limited (429{hint})")
+    if response.status_code >= 500:
+        raise ProviderUnavailable(f"server error ({response.status_code})")
+    if not 200 <= response.status_code < 300:
+        raise ProviderUnavailable(f"unexpected status {response.status_code}")
+
+
+def json_object(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise ProviderUnavailable("the answer is not JSON") from None
+    if not isinstance(body, dict):
+        raise ProviderUnavailable("the answer is not a JSON object")
+    return body
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()

@@ -1,0 +1,127 @@
+"""/api/integrations: the catalog merged with the caller's connections; connecting an API-key
+provider (the key is checked live before anything is stored); disconnecting."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, Literal
+
+from flask import Blueprint
+from pydantic import BaseModel, Field, RootModel, SecretStr
+
+from ..api import Strict, endpoint
+from ..app import services
+from ..auth import Caller
+from ..errors import BadRequest, NotFound, UpstreamError
+from . import records
+from .api_keys import KEY_CHECKS
+from .catalog import INTEGRATION_CONFIGS, IntegrationConfig, api_key_config_for, config_for
+from .disconnect import provider_cleanup
+from .provider_http import InvalidApiKey, ProviderUnavailable
+
+log = logging.getLogger(__name__)
+bp = Blueprint("integrations", __name__)
+TAGS = ("integrations",)
+
+
+class IntegrationView(BaseModel):
+    """One provider as the caller sees it: the catalog entry and the caller's connection (if any)."""
+
+    provider: str
+    name: str
+    description: str
+    icon: str
+    auth_type: Literal["oauth", "api_key"]
+    required: bool
+    setup_order: int
+    docs_url: str
+    status: Literal["disconnected", "connecting", "connected", "error", "expired"]
+    connected: bool
+    metadata: dict[str, Any]
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    token_expires_at: datetime | None = None
+    last_refreshed_at: datetime | None = None
+    connected_at: datetime | None = None
+    disconnected_at: datetime | None = None
+
+
+class IntegrationList(RootModel[list[IntegrationView]]):
+    """Every provider, in setup order."""
+
+
+class ConnectRequest(Strict):
+    api_key: SecretStr = Field(min_length=1, max_length=2000, description="the provider's API key")
+    from_email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+                                   description="Resend only: the address emails are sent from")
+
+
+def view(config: IntegrationConfig, row: dict[str, Any] | None) -> IntegrationView:
+    row = row or {}
+    status = row.get("status", "disconnected")
+    return IntegrationView(
+        provider=config.provider, name=config.name, description=config.description, icon=config.icon,
+        auth_type=config.auth_type, required=config.required, setup_order=config.setup_order,
+        docs_url=config.docs_url, status=status, connected=status == "connected",
+        metadata=row.get("metadata") or {},
+        **{key: row.get(key) for key in ("last_error", "last_error_at", "token_expires_at",
+                                         "last_refreshed_at", "connected_at", "disconnected_at")},
+    )
+
+
+@bp.get("/api/integrations")
+@endpoint("Every provider, in setup order, with the caller's connection status", response=IntegrationList,
+          tags=TAGS)
+def list_integrations(caller: Caller) -> IntegrationList:
+    with services().db.as_user(caller.claims) as conn:
+        rows = {row["provider"]: row for row in conn.execute(
+            f"select {records.PUBLIC_COLUMNS} from public.integrations").fetchall()}
+    return IntegrationList([view(config, rows.get(config.provider)) for config in INTEGRATION_CONFIGS])
+
+
+@bp.post("/api/integrations/<provider>/connect")
+@endpoint("Connect an API-key provider: check the key live, then store it in Vault", body=ConnectRequest,
+          response=IntegrationView, errors=(502,), tags=TAGS,
+          description="400 `invalid_api_key` when the provider refuses the key (the integration is marked "
+                      "`error`, nothing is stored); 400 `unknown_provider` / `oauth_provider`; 502 "
+                      "`upstream_unavailable` when the provider cannot confirm it (nothing changes).")
+def connect(provider: str, caller: Caller, body: ConnectRequest) -> IntegrationView:
+    config = api_key_config_for(provider)
+    api_key = body.api_key.get_secret_value().strip()
+    if not api_key:
+        raise BadRequest("api_key is empty", code="invalid_request")
+    if body.from_email is not None and provider != "resend":
+        raise BadRequest("from_email applies to Resend only", code="invalid_request")
+    db = services().db
+    try:
+        metadata = KEY_CHECKS[provider](services().settings, api_key)
+    except InvalidApiKey as rejected:
+        with db.as_service() as conn:
+            records.mark_error(conn, caller.user_id, provider, rejected.reason, keep_connected=True)
+        log.info("%s refused a key for user %s: %s", config.name, caller.user_id, rejected.reason)
+        raise BadRequest(rejected.reason, code="invalid_api_key") from None
+    except ProviderUnavailable as down:
+        log.warning("%s could not check a key for user %s: %s", config.name, caller.user_id, down.reason)
+        raise UpstreamError(f"{config.name} could not confirm the key: {down.reason}") from None
+    if provider == "resend":
+        metadata["from_email"] = body.from_email
+    with db.as_service() as conn:
+        row = records.mark_connected(conn, caller.user_id, provider, metadata=metadata,
+                                     credentials={"api_key": api_key})
+    log.info("%s connected for user %s", config.name, caller.user_id)
+    return view(config, row)
+
+
+@bp.delete("/api/integrations/<provider>")
+@endpoint("Disconnect a provider: delete its credentials and mark it disconnected", response=IntegrationView,
+          errors=(404,), tags=TAGS)
+def disconnect(provider: str, caller: Caller) -> IntegrationView:
+    config = config_for(provider)
+    with services().db.as_service() as conn:
+        current = records.lock(conn, caller.user_id, provider)
+        if current is None or current["status"] == "disconnected":
+            raise NotFound(f"{config.name} is not connected", code="not_connected")
+        provider_cleanup(conn, caller.user_id, provider, current)
+        row = records.mark_disconnected(conn, caller.user_id, provider)
+    log.info("%s disconnected for user %s", config.name, caller.user_id)
+    return view(config, row)

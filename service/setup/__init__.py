@@ -1,0 +1,1 @@
+"""The setup wizard and the settings it writes: progress, operator mode, design rules."""
