@@ -33,10 +33,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     from .exports.routes import bp as exports_bp
     from .integrations.routes import bp as integrations_bp
+    from .queue.api import bp as errors_bp
     from .setup.routes import bp as setup_bp
     from .system import bp as system_bp
 
-    for blueprint in (system_bp, integrations_bp, setup_bp, exports_bp):
+    for blueprint in (system_bp, integrations_bp, setup_bp, exports_bp, errors_bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app

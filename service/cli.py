@@ -1,4 +1,4 @@
-"""The `haven` command: the local database, migrations, the server, dev tokens."""
+"""The `haven` command: the local database, migrations, the server, the worker, dev tokens."""
 from __future__ import annotations
 
 import os
@@ -204,10 +204,49 @@ def serve(host: str | None, port: int | None) -> None:
     HavenServer(settings, host or settings.host, port or settings.port).run()
 
 
+@main.command("worker")
+@click.option("--concurrency", type=click.IntRange(min=1), default=None,
+              help="Handler threads (HAVEN_WORKER_CONCURRENCY).")
+@click.option("--batch", type=click.IntRange(min=1), default=None,
+              help="Items claimed per round trip (HAVEN_WORKER_BATCH).")
+@click.option("--poll-interval", type=click.FloatRange(min=0.01), default=None,
+              help="Seconds between polls when no NOTIFY arrives (HAVEN_WORKER_POLL_SECONDS).")
+@click.option("--family", "families", multiple=True, metavar="MODULE",
+              help="Also load this handler family module (repeatable).")
+def worker(concurrency: int | None, batch: int | None, poll_interval: float | None,
+           families: tuple[str, ...]) -> None:
+    """Drain the retry queue until SIGTERM/SIGINT (then finish in-flight items and exit 0)."""
+    import logging
+    import signal
+    from dataclasses import replace
+
+    from .queue.families import build_registry
+    from .queue.worker import Worker, WorkerOptions
+
+    settings = _settings()
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    options = WorkerOptions.from_settings(settings)
+    options = replace(options, concurrency=concurrency or options.concurrency, batch=batch or options.batch,
+                      poll_seconds=poll_interval or options.poll_seconds)
+    queue_worker = Worker(settings, build_registry(settings, families), _database_url(settings), options)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if queue_worker.stopping:
+            click.echo("second signal: exiting now; unfinished items will be rescued", err=True)
+            os._exit(1)
+        click.echo(f"{signal.Signals(signum).name}: finishing in-flight items", err=True)
+        queue_worker.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    queue_worker.run()
+
+
 @main.command("run")
 @click.option("--email", default="demo@haven.local", show_default=True, help="User for the printed dev token.")
 def run(email: str) -> None:
-    """What `make run` does: local database up, migrate, seed on first start, serve."""
+    """What `make run` does: local database up, migrate, seed on first start, serve, and a worker."""
     from .server import HavenServer
 
     settings = _settings()
@@ -236,7 +275,14 @@ def run(email: str) -> None:
         token = sign_dev_token(settings.supabase_jwt_secret, ensure_local_user(url, email), email,
                                lifetime_seconds=24 * 3600)
         click.echo(f"dev token for {email} (24 h):\n{token}")
-    HavenServer(settings, settings.host, settings.port).run()
+    # The worker beside the server, as its own process: it has its own connections and signals.
+    queue_worker = subprocess.Popen([sys.executable, "-m", "service.cli", "worker"],
+                                    env={**os.environ, "DATABASE_URL": url})
+    try:
+        HavenServer(settings, settings.host, settings.port).run()
+    finally:
+        queue_worker.terminate()  # SIGTERM: it finishes its in-flight items, then exits
+        queue_worker.wait()
 
 
 if __name__ == "__main__":

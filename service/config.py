@@ -69,6 +69,18 @@ class Settings:
     export_statement_timeout_seconds: int = field(
         default=1800, metadata={"env": "HAVEN_EXPORT_STATEMENT_TIMEOUT_SECONDS"})
 
+    # The retry queue worker (`haven worker`; its flags override the first three).
+    worker_concurrency: int = field(default=4, metadata={"env": "HAVEN_WORKER_CONCURRENCY"})
+    worker_batch: int = field(default=20, metadata={"env": "HAVEN_WORKER_BATCH"})
+    worker_poll_seconds: float = field(default=5.0, metadata={"env": "HAVEN_WORKER_POLL_SECONDS"})
+    worker_heartbeat_seconds: float = field(default=5.0, metadata={"env": "HAVEN_WORKER_HEARTBEAT_SECONDS"})
+    queue_rescue_timeout_seconds: float = field(default=60.0,
+                                                metadata={"env": "HAVEN_QUEUE_RESCUE_TIMEOUT_SECONDS"})
+    queue_rescue_every_seconds: float = field(default=30.0, metadata={"env": "HAVEN_QUEUE_RESCUE_EVERY_SECONDS"})
+    queue_backoff_base_seconds: float = field(default=30.0, metadata={"env": "HAVEN_QUEUE_BACKOFF_BASE_SECONDS"})
+    queue_backoff_cap_seconds: float = field(default=21600.0, metadata={"env": "HAVEN_QUEUE_BACKOFF_CAP_SECONDS"})
+    queue_keep_resolved_days: int = field(default=30, metadata={"env": "HAVEN_QUEUE_KEEP_RESOLVED_DAYS"})
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
         """Reads `.env` (if present) under the process environment, which takes precedence."""

@@ -1,0 +1,90 @@
+"""The error management API (plan Step 6.2): the caller's queue items, and retrying one now.
+
+Both routes run as the calling user, so RLS decides what exists; retry_now() raises P0002 (404)
+for an item that is not the caller's and 55000 (409) for one that is processing or resolved.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from flask import Blueprint
+from pydantic import BaseModel, Field
+
+from ..api import Strict, endpoint
+from ..app import services
+from ..auth import Caller
+
+bp = Blueprint("errors", __name__)
+
+Status = Literal["pending", "processing", "resolved", "failed"]
+ITEM_COLUMNS = ("id, operation_type, payload, status, attempts, max_attempts, last_error, next_retry_at,"
+                " reference_id, reference_table, created_at, updated_at, resolved_at")
+
+
+class ErrorsQuery(Strict):
+    status: Status | None = Field(None, description="Only items in this state (default: every state)")
+    limit: int = Field(20, ge=1, le=100, description="Items per page, 1–100")
+    offset: int = Field(0, ge=0, description="Items to skip, newest first")
+
+
+class RetryItem(BaseModel):
+    id: UUID
+    operation_type: str
+    payload: dict[str, Any]
+    status: Status
+    attempts: int
+    max_attempts: int
+    last_error: str | None
+    next_retry_at: datetime
+    reference_id: UUID | None
+    reference_table: str | None
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+
+
+class StatusCounts(BaseModel):
+    pending: int
+    processing: int
+    resolved: int
+    failed: int
+
+
+class ErrorsPage(BaseModel):
+    items: list[RetryItem]
+    total: int = Field(description="Items matching the status filter, over all pages")
+    counts: StatusCounts
+
+
+class RetriedItem(BaseModel):
+    item: RetryItem
+
+
+@bp.get("/api/errors")
+@endpoint("The caller's retry queue items, newest first, with per-status counts",
+          query=ErrorsQuery, response=ErrorsPage, tags=("errors",))
+def list_errors(caller: Caller, query: ErrorsQuery) -> ErrorsPage:
+    with services().db.as_user(caller.claims) as conn:
+        counts = StatusCounts.model_validate(
+            conn.execute("select public.retry_queue_counts() as counts").fetchone()["counts"])  # type: ignore[index]
+        rows = conn.execute(
+            f"select {ITEM_COLUMNS} from public.retry_queue"
+            " where (%(status)s::text is null or status = %(status)s::text)"
+            " order by created_at desc, id limit %(limit)s offset %(offset)s",
+            {"status": query.status, "limit": query.limit, "offset": query.offset},
+        ).fetchall()
+    total = getattr(counts, query.status) if query.status else sum(counts.model_dump().values())
+    return ErrorsPage(items=[RetryItem.model_validate(row) for row in rows], total=total, counts=counts)
+
+
+@bp.post("/api/errors/<uuid:item_id>/retry")
+@endpoint("Retry one of the caller's pending or failed items now", response=RetriedItem, tags=("errors",),
+          errors=(404, 409),
+          description="A failed item that used up its attempts gets exactly one more. 404: no such item of "
+                      "the caller's; 409: the item is processing or resolved.")
+def retry_item(caller: Caller, item_id: UUID) -> RetriedItem:
+    with services().db.as_user(caller.claims) as conn:
+        row = conn.execute(f"select {ITEM_COLUMNS} from public.retry_now(%s)", [item_id]).fetchone()
+    return RetriedItem(item=RetryItem.model_validate(row))

@@ -1,0 +1,59 @@
+-- public.scheduled_exports: the plan's table, owner-only under RLS.
+begin;
+select plan(9);
+
+select has_table('public', 'scheduled_exports', 'public.scheduled_exports exists');
+select columns_are(
+  'public', 'scheduled_exports',
+  array[
+    'id', 'user_id', 'export_type', 'format', 'field_selection', 'date_range_type', 'frequency', 'enabled',
+    'delivery_method', 'delivery_email', 'last_run_at', 'next_run_at', 'created_at', 'updated_at'
+  ],
+  'it has the plan''s columns'
+);
+select tests.create_user('alice@example.com') as alice \gset
+select tests.create_user('bob@example.com') as bob \gset
+
+select tests.authenticate_as(:'alice');
+select lives_ok(
+  format(
+    $$insert into public.scheduled_exports (user_id, export_type, frequency, next_run_at, delivery_email)
+      values (%L, 'orders', 'weekly', now() + interval '7 days', 'alice@example.com')$$,
+    :'alice'
+  ),
+  'a user schedules an export for herself'
+);
+select throws_ok(
+  format(
+    $$insert into public.scheduled_exports (user_id, export_type, frequency, next_run_at)
+      values (%L, 'orders', 'weekly', now())$$,
+    :'bob'
+  ),
+  '42501', null, 'but not for someone else'
+);
+select throws_ok(
+  $$update public.scheduled_exports set last_run_at = now()$$, '42501', null,
+  'last_run_at is the runner''s to write'
+);
+select throws_ok(
+  format(
+    $$insert into public.scheduled_exports (user_id, export_type, frequency, next_run_at)
+      values (%L, 'orders', 'daily', now())$$,
+    :'alice'
+  ),
+  '23514', null, 'the frequency is weekly or monthly'
+);
+select is(
+  (select format from public.scheduled_exports), 'csv', 'the format defaults to csv'
+);
+
+select tests.authenticate_as(:'bob');
+select is_empty($$select from public.scheduled_exports$$, 'bob does not see alice''s schedules');
+select results_eq(
+  $$with deleted as (delete from public.scheduled_exports returning 1) select count(*) from deleted$$,
+  $$values (0::bigint)$$,
+  'nor can he delete them'
+);
+
+select * from finish();
+rollback;

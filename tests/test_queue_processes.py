@@ -1,0 +1,105 @@
+"""Workers as separate `haven worker` processes on one queue: exactly once under concurrency,
+rescue after SIGKILL, and a graceful stop on SIGTERM."""
+from __future__ import annotations
+
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .queue_support import enqueue, listening_workers, query, start_worker, wait_until
+
+ITEMS = 3000
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+
+
+def logs(tmp_path: Path) -> str:
+    return "\n".join(path.read_text(errors="replace") for path in sorted(tmp_path.glob("worker-*.log")))
+
+
+def resolved_count(database_url: str) -> int:
+    return query(database_url, "select count(*) from public.retry_queue where status = 'resolved'")[0][0]
+
+
+def test_several_worker_processes_complete_each_item_exactly_once(database_url, user, workers, tmp_path):  # type: ignore[no-untyped-def]
+    for n in range(3):
+        workers.append(start_worker(database_url, tmp_path / f"worker-{n}.log",
+                                    "--concurrency", "8", "--batch", "8", "--poll-interval", "0.5"))
+    wait_until(lambda: listening_workers(database_url) == 3, what="three listening workers")
+    enqueue(database_url, user.id, "noop", count=ITEMS)
+
+    wait_until(lambda: resolved_count(database_url) == ITEMS, timeout=120, what=f"{ITEMS} resolved items")
+    assert query(database_url, "select status, attempts, count(*) from public.retry_queue group by 1, 2") == [
+        ("resolved", 1, ITEMS)]
+    assert query(database_url, "select outcome, count(*), count(distinct item_id) from public.retry_attempts"
+                               " group by 1") == [("succeeded", ITEMS, ITEMS)]
+    shares = query(database_url, "select worker_id, count(*) from public.retry_attempts group by 1")
+    assert len(shares) >= 2, f"one worker did everything: {shares}"
+
+    for process in workers:
+        process.send_signal(signal.SIGTERM)
+    assert [process.wait(timeout=30) for process in workers] == [0, 0, 0], logs(tmp_path)
+
+
+def test_a_killed_workers_items_are_rescued_and_finished_by_another(database_url, user, workers, tmp_path):  # type: ignore[no-untyped-def]
+    gate = tmp_path / "gate"
+    ids = enqueue(database_url, user.id, "test.block", f'{{"gate": "{gate}"}}', count=3)
+    # Every worker of a fleet shares these settings: a short rescue timeout, quick heartbeats.
+    fast = {"HAVEN_WORKER_HEARTBEAT_SECONDS": "0.2", "HAVEN_QUEUE_RESCUE_TIMEOUT_SECONDS": "1",
+            "HAVEN_QUEUE_RESCUE_EVERY_SECONDS": "0.5", "HAVEN_QUEUE_BACKOFF_BASE_SECONDS": "0.1",
+            "HAVEN_QUEUE_BACKOFF_CAP_SECONDS": "0.2"}
+    doomed = start_worker(database_url, tmp_path / "worker-doomed.log", "--concurrency", "3",
+                          "--poll-interval", "0.2", **fast)
+    workers.append(doomed)
+    wait_until(lambda: len(list(tmp_path.glob("gate.started.*.1"))) == 3, what="the first worker to start all three")
+    holder = query(database_url, "select distinct worker_id from public.retry_queue where status = 'processing'")
+    assert len(holder) == 1
+
+    doomed.kill()  # SIGKILL: no chance to finish, release or say goodbye
+    doomed.wait(timeout=30)
+    gate.touch()
+    rescuer = start_worker(database_url, tmp_path / "worker-rescuer.log", "--concurrency", "3",
+                           "--poll-interval", "0.2", **fast)
+    workers.append(rescuer)
+
+    wait_until(lambda: resolved_count(database_url) == 3, what="the rescued items to finish", timeout=60)
+    assert query(database_url, "select attempts, count(*) from public.retry_queue group by 1") == [(2, 3)]
+    history = query(database_url, "select item_id::text, array_agg(outcome order by attempt),"
+                                  " bool_and(error is null or error like 'worker lost: %%')"
+                                  " from public.retry_attempts group by 1")
+    assert sorted(row[0] for row in history) == sorted(ids)
+    assert {tuple(row[1]) for row in history} == {("lost", "succeeded")}
+    assert all(row[2] for row in history)
+
+    rescuer.send_signal(signal.SIGTERM)
+    assert rescuer.wait(timeout=30) == 0, logs(tmp_path)
+
+
+def test_sigterm_finishes_the_item_in_hand_then_exits_zero(database_url, user, workers, tmp_path):  # type: ignore[no-untyped-def]
+    gate = tmp_path / "gate"
+    [item] = enqueue(database_url, user.id, "test.block", f'{{"gate": "{gate}"}}')
+    worker = start_worker(database_url, tmp_path / "worker-0.log", "--concurrency", "2", "--poll-interval", "0.2")
+    workers.append(worker)
+    wait_until(lambda: list(tmp_path.glob("gate.started.*")), what="the handler to start")
+
+    worker.send_signal(signal.SIGTERM)
+    wait_until(lambda: "finishing in-flight items" in logs(tmp_path), what="the worker to acknowledge SIGTERM")
+    enqueue(database_url, user.id, "noop")  # a free thread, but a stopping worker claims nothing more
+    assert worker.poll() is None, "the worker left before its item finished"
+    gate.touch()
+    assert worker.wait(timeout=30) == 0, logs(tmp_path)
+    assert query(database_url, "select status, attempts from public.retry_queue where id = %s", [item]) == [
+        ("resolved", 1)]
+    assert query(database_url, "select count(*) from public.retry_queue where operation_type = 'noop'"
+                               " and status = 'pending' and attempts = 0") == [(1,)]
