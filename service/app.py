@@ -34,10 +34,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     from .exports.routes import bp as exports_bp
     from .integrations.routes import bp as integrations_bp
     from .queue.api import bp as errors_bp
+    from .integrations.pinterest import bp as pinterest_bp
+    from .integrations.shopify import bp as shopify_bp
     from .setup.routes import bp as setup_bp
     from .system import bp as system_bp
+    from .webhooks.shopify import bp as shopify_webhooks_bp
 
-    for blueprint in (system_bp, integrations_bp, setup_bp, exports_bp, errors_bp):
+    for blueprint in (system_bp, integrations_bp, shopify_bp, pinterest_bp, shopify_webhooks_bp, setup_bp,
+                      exports_bp, errors_bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app

@@ -10,6 +10,10 @@ from .registry import Registry
 FAMILIES: tuple[str, ...] = (
     "service.queue.maintenance",
     "service.queue.noop",
+    "service.integrations.tokens",
+    "service.integrations.shopify",
+    "service.integrations.pinterest",
+    "service.webhooks.shopify_jobs",
 )
 
 
