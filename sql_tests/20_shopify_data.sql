@@ -1,5 +1,5 @@
 begin;
-select plan(37);
+select plan(39);
 
 select tests.create_user('shop-a@example.test') as a \gset user_
 select tests.create_user('shop-b@example.test') as b \gset user_
@@ -7,27 +7,28 @@ select tests.create_user('shop-b@example.test') as b \gset user_
 select tests.authenticate_as_service();
 
 -- The inbox: one row per delivery, a redelivery is recognised, an unknown shop keeps no body.
+select public.claim_shopify_shop(:'user_a', 'a.myshopify.com');
 select is(
-  (select is_new from public.record_shopify_webhook(
-    :'user_a', 'a.myshopify.com', 'orders/create', 'wh-1', 'ev-1',
-    now(), '2026-10', '{"id": 1}'
-  )),
-  true, 'a first delivery is new'
+  public.accept_shopify_webhooks('[{"webhook_id": "wh-1", "topic": "orders/create", "shop_domain": "A.myshopify.com",
+    "event_id": "ev-1", "api_version": "2026-10", "payload": {"id": 1}}]'),
+  '{accepted}'::text[], 'a first delivery is accepted (the domain compared lower-cased)'
 );
 select is(
-  (select is_new from public.record_shopify_webhook(
-    :'user_a', 'a.myshopify.com', 'orders/create', 'wh-1', 'ev-1',
-    now(), '2026-10', '{"id": 1}'
-  )),
-  false, 'a redelivery with the same webhook id is not new'
+  public.accept_shopify_webhooks('[{"webhook_id": "wh-1", "topic": "orders/create", "shop_domain": "a.myshopify.com",
+    "payload": {"id": 1}}]'),
+  '{duplicate}'::text[], 'a redelivery with the same webhook id is a duplicate'
 );
 select is(
   (select count(*)::int from public.shopify_webhook_events where webhook_id = 'wh-1'), 1,
   'a redelivery adds no row'
 );
-select public.record_shopify_webhook(
-  null, 'nobody.myshopify.com', 'orders/create', 'wh-unknown', null, null, null,
-  '{"email": "x@example.test"}'
+select is(
+  public.accept_shopify_webhooks('[
+    {"webhook_id": "wh-b1", "topic": "orders/create", "shop_domain": "a.myshopify.com", "payload": {"id": 3}},
+    {"webhook_id": "wh-b1", "topic": "orders/create", "shop_domain": "a.myshopify.com", "payload": {"id": 3}},
+    {"webhook_id": "wh-unknown", "topic": "orders/create", "shop_domain": "nobody.myshopify.com",
+     "payload": {"email": "x@example.test"}}]'),
+  '{accepted,duplicate,unknown_shop}'::text[], 'a batch answers each delivery in order, repeats inside it counted once'
 );
 select is(
   (
@@ -36,8 +37,13 @@ select is(
   ),
   'unknown_shop:no body', 'an unknown shop''s delivery is recorded as such, without its body'
 );
+select is(
+  (select count(*)::int from public.retry_queue where operation_type = 'shopify.process_webhook'), 2,
+  'each accepted delivery (and only those) queues its processing'
+);
 select throws_ok(
-  $$select public.record_shopify_webhook(null, 'a.myshopify.com', 'orders/create', ' ', null, null, null, '{}')$$,
+  $$select public.accept_shopify_webhooks('[{"webhook_id": " ", "topic": "orders/create",
+    "shop_domain": "a.myshopify.com"}]')$$,
   '22023', null, 'a delivery without a webhook id is refused'
 );
 
@@ -49,10 +55,8 @@ select is(
   (select payload from public.shopify_webhook_events where webhook_id = 'wh-1'), null,
   'a processed delivery drops its body'
 );
-select public.record_shopify_webhook(
-  :'user_a', 'a.myshopify.com', 'orders/create', 'wh-2', null, null, null,
-  '{"id": 2}'
-);
+select public.accept_shopify_webhooks('[{"webhook_id": "wh-2", "topic": "orders/create",
+  "shop_domain": "a.myshopify.com", "payload": {"id": 2}}]');
 select public.finish_shopify_webhook(
   (select id from public.shopify_webhook_events where webhook_id = 'wh-2'),
   'failed', 'boom'
@@ -147,10 +151,8 @@ select is(
 
 -- Compliance.
 insert into public.leads (user_id, email) values (:'user_a', 'ANN@example.test');
-select public.record_shopify_webhook(
-  :'user_a', 'a.myshopify.com', 'customers/update', 'wh-3', null, null, null,
-  '{"id": 77, "email": "ann@example.test"}'
-);
+select public.accept_shopify_webhooks('[{"webhook_id": "wh-3", "topic": "customers/update",
+  "shop_domain": "a.myshopify.com", "payload": {"id": 77, "email": "ann@example.test"}}]');
 select ok(
   (select public.compile_shopify_customer_data(
     :'user_a',

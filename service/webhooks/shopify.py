@@ -2,8 +2,9 @@
 
 The HMAC is checked over the raw body before anything else is read; a mismatch is a 401 that
 stores nothing (Shopify's compliance checks expect exactly that). A verified delivery costs one
-database round trip: `accept_shopify_webhook` finds the shop's owner, records the delivery once
-(by X-Shopify-Webhook-Id) and queues its processing.
+share of one statement (service/webhooks/inbox.py batches concurrent deliveries into one commit):
+`accept_shopify_webhooks` finds the shop's owner, records the delivery once (by
+X-Shopify-Webhook-Id) and queues its processing; the answer waits for that commit.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ..api import endpoint
 from ..app import services
 from ..errors import BadRequest, Unauthorized
 from ..providers.shopify import normalise_shop, verify_webhook_hmac
+from .inbox import DeliveryRefused
 
 bp = Blueprint("shopify_webhooks", __name__)
 
@@ -56,15 +58,17 @@ def receive() -> WebhookReceipt:
         raise BadRequest("X-Shopify-Topic, X-Shopify-Webhook-Id and a *.myshopify.com "
                          "X-Shopify-Shop-Domain are required", code="invalid_webhook")
     try:
-        payload = json.loads(body)
+        text = body.decode("utf-8")
+        json.loads(text)
     except ValueError:
         raise BadRequest("the webhook body is not JSON", code="invalid_webhook") from None
-    with services().db.as_service() as conn:
-        row = conn.execute(
-            "select public.accept_shopify_webhook(%s, %s, %s, %s, %s, %s, %s) as status",
-            [shop, topic, webhook_id, request.headers.get("X-Shopify-Event-Id"),
-             _timestamp(request.headers.get("X-Shopify-Triggered-At")),
-             request.headers.get("X-Shopify-API-Version"), json.dumps(payload)],
-        ).fetchone()
-    assert row is not None
-    return WebhookReceipt(status=row["status"])
+    triggered_at = _timestamp(request.headers.get("X-Shopify-Triggered-At"))
+    delivery = {"webhook_id": webhook_id, "topic": topic, "shop_domain": shop,
+                "event_id": request.headers.get("X-Shopify-Event-Id"),
+                "triggered_at": triggered_at.isoformat() if triggered_at else None,
+                "api_version": request.headers.get("X-Shopify-API-Version")}
+    try:
+        status = services().shopify_inbox.accept(delivery, text)
+    except DeliveryRefused as exc:
+        raise BadRequest(f"the webhook body cannot be stored: {exc}", code="invalid_webhook") from None
+    return WebhookReceipt(status=status)

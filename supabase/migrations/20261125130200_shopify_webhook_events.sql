@@ -1,6 +1,7 @@
 -- The inbox of Shopify webhook deliveries. The receiver verifies the HMAC, records the delivery
--- here and answers at once; processing runs from the retry queue. X-Shopify-Webhook-Id is unique
--- per delivery, so a redelivery finds its row and does nothing. The body is kept only until it
+-- here (public.accept_shopify_webhooks) and answers at once; processing runs from the retry
+-- queue. X-Shopify-Webhook-Id is unique per delivery, so a redelivery finds its row and does
+-- nothing. The body is kept only until it
 -- has been processed: by then its data lives in the domain tables, and personal data should not
 -- linger in a log.
 
@@ -43,53 +44,6 @@ using (user_id = (select auth.uid()));
 revoke all on table public.shopify_webhook_events from anon, authenticated, service_role;
 grant select on table public.shopify_webhook_events to authenticated;
 grant select, insert, update, delete on table public.shopify_webhook_events to service_role;
-
-create function public.record_shopify_webhook(
-  p_user_id uuid,
-  p_shop_domain text,
-  p_topic text,
-  p_webhook_id text,
-  p_event_id text,
-  p_triggered_at timestamptz,
-  p_api_version text,
-  p_payload jsonb
-)
-returns table (event_row_id uuid, is_new boolean)
-language plpgsql
-set search_path = ''
-as $$
-begin
-  if coalesce(pg_catalog.btrim(p_webhook_id), '') = '' then
-    raise exception 'record_shopify_webhook: the X-Shopify-Webhook-Id is required' using errcode = '22023';
-  end if;
-  if coalesce(pg_catalog.btrim(p_topic), '') = '' or coalesce(pg_catalog.btrim(p_shop_domain), '') = '' then
-    raise exception 'record_shopify_webhook: topic and shop domain are required' using errcode = '22023';
-  end if;
-  return query
-  insert into public.shopify_webhook_events as e (
-    user_id, shop_domain, topic, webhook_id, event_id, triggered_at, api_version, payload, status
-  )
-  values (
-    p_user_id, p_shop_domain, p_topic, p_webhook_id, p_event_id, p_triggered_at, p_api_version,
-    case when p_user_id is null then null else p_payload end,
-    case when p_user_id is null then 'unknown_shop' else 'received' end
-  )
-  on conflict on constraint shopify_webhook_events_webhook_id_key do nothing
-  returning e.id, true;
-  if not found then
-    return query
-    select e.id, false from public.shopify_webhook_events as e where e.webhook_id = p_webhook_id;
-  end if;
-end
-$$;
-
-comment on function public.record_shopify_webhook(uuid, text, text, text, text, timestamptz, text, jsonb) is
-'Records a verified delivery once by webhook id (is_new false on redelivery); no body kept for an unknown shop.';
-
-revoke all on function public.record_shopify_webhook(uuid, text, text, text, text, timestamptz, text, jsonb)
-from public, anon, authenticated;
-grant execute on function public.record_shopify_webhook(uuid, text, text, text, text, timestamptz, text, jsonb)
-to service_role;
 
 create function public.finish_shopify_webhook(p_event_row_id uuid, p_status text, p_error text default null)
 returns void

@@ -1,7 +1,9 @@
--- Webhook intake and processing. The receiver makes one call per verified delivery: find the
--- shop's owner, record the delivery once, and queue its processing, so it answers well inside
--- Shopify's five seconds. Processing dispatches on the topic in one transaction with the
--- domain change, so a retried item never applies a delivery twice.
+-- Webhook intake and processing. The receiver hands verified deliveries over in batches (the
+-- deliveries that arrived while the previous batch was being written): one statement finds each
+-- shop's owner, records each delivery once and queues its processing, so it answers well inside
+-- Shopify's five seconds and a burst costs one commit, not one per delivery. Processing
+-- dispatches on the topic in one transaction with the domain change, so a retried item never
+-- applies a delivery twice.
 
 create table public.shopify_shops (
   shop_domain text primary key
@@ -57,49 +59,98 @@ comment on function public.shopify_shop_owner(text) is
 revoke all on function public.shopify_shop_owner(text) from public, anon, authenticated;
 grant execute on function public.shopify_shop_owner(text) to service_role;
 
-create function public.accept_shopify_webhook(
-  p_shop_domain text,
-  p_topic text,
-  p_webhook_id text,
-  p_event_id text,
-  p_triggered_at timestamptz,
-  p_api_version text,
-  p_payload jsonb
-)
-returns text
+create function public.accept_shopify_webhooks(p_deliveries jsonb)
+returns text[]
 language plpgsql
 set search_path = ''
 as $$
 declare
-  owner_id uuid := public.shopify_shop_owner(p_shop_domain);
-  recorded record;
+  statuses text [];
 begin
-  select r.event_row_id, r.is_new into recorded
-  from public.record_shopify_webhook(
-    owner_id, pg_catalog.lower(p_shop_domain), p_topic, p_webhook_id, p_event_id, p_triggered_at,
-    p_api_version, p_payload
-  ) as r;
-  if not recorded.is_new then
-    return 'duplicate';
+  if pg_catalog.jsonb_typeof(p_deliveries) is distinct from 'array' then
+    raise exception 'accept_shopify_webhooks: an array of deliveries is required' using errcode = '22023';
   end if;
-  if owner_id is null then
-    return 'unknown_shop';
+  if exists (
+    select from pg_catalog.jsonb_array_elements(p_deliveries) as d
+    where
+      coalesce(pg_catalog.btrim(d ->> 'webhook_id'), '') = ''
+      or coalesce(pg_catalog.btrim(d ->> 'topic'), '') = ''
+      or coalesce(pg_catalog.btrim(d ->> 'shop_domain'), '') = ''
+  ) then
+    raise exception 'accept_shopify_webhooks: every delivery needs webhook_id, topic and shop_domain'
+      using errcode = '22023';
   end if;
-  perform public.queue_for_retry(
-    owner_id, 'shopify.process_webhook', pg_catalog.jsonb_build_object('event_id', recorded.event_row_id),
-    null, recorded.event_row_id, 'shopify_webhook_events'
-  );
-  return 'accepted';
+
+  with delivery as (
+    select
+      d.ord,
+      d.webhook_id,
+      d.topic,
+      d.event_id,
+      d.triggered_at,
+      d.api_version,
+      d.payload,
+      pg_catalog.lower(d.shop_domain) as shop_domain,
+      s.user_id as owner_id,
+      -- A webhook id repeated inside one batch counts once, like a redelivery.
+      pg_catalog.row_number() over (partition by d.webhook_id order by d.ord) = 1 as first_of_id
+    from rows from (
+      pg_catalog.jsonb_to_recordset(p_deliveries) as (
+        webhook_id text, topic text, shop_domain text, event_id text, triggered_at timestamptz,
+        api_version text, payload jsonb
+      )
+    ) with ordinality as d (webhook_id, topic, shop_domain, event_id, triggered_at, api_version, payload, ord)
+    left join public.shopify_shops as s on pg_catalog.lower(d.shop_domain) = s.shop_domain
+  ),
+
+  recorded as (
+    insert into public.shopify_webhook_events as e (
+      user_id, shop_domain, topic, webhook_id, event_id, triggered_at, api_version, payload, status
+    )
+    select
+      d.owner_id, d.shop_domain, d.topic, d.webhook_id, d.event_id, d.triggered_at, d.api_version,
+      case when d.owner_id is not null then d.payload end,
+      case when d.owner_id is null then 'unknown_shop' else 'received' end
+    from delivery as d
+    where d.first_of_id
+    on conflict on constraint shopify_webhook_events_webhook_id_key do nothing
+    returning e.id, e.webhook_id, e.user_id
+  ),
+
+  queued as (
+    insert into public.retry_queue (user_id, operation_type, payload, reference_id, reference_table)
+    select r.user_id, 'shopify.process_webhook', pg_catalog.jsonb_build_object('event_id', r.id), r.id,
+      'shopify_webhook_events'
+    from recorded as r
+    where r.user_id is not null
+    returning 1
+  )
+
+  select pg_catalog.array_agg(
+    case
+      when not d.first_of_id or r.webhook_id is null then 'duplicate'
+      when d.owner_id is null then 'unknown_shop'
+      else 'accepted'
+    end
+    order by d.ord
+  )
+  into statuses
+  from delivery as d
+  left join recorded as r on d.first_of_id and d.webhook_id = r.webhook_id;
+
+  -- One wake-up per batch (NOTIFY serialises committing transactions; a batch pays it once).
+  if 'accepted' = any(statuses) then
+    perform pg_catalog.pg_notify('retry_queue', '');
+  end if;
+  return statuses;
 end
 $$;
 
-comment on function public.accept_shopify_webhook(text, text, text, text, timestamptz, text, jsonb) is
-'One call per verified delivery: records it once and queues its processing; accepted, duplicate or unknown_shop.';
+comment on function public.accept_shopify_webhooks(jsonb) is
+'Records verified deliveries once each (by webhook id) and queues their processing; statuses in order.';
 
-revoke all on function public.accept_shopify_webhook(text, text, text, text, timestamptz, text, jsonb)
-from public, anon, authenticated;
-grant execute on function public.accept_shopify_webhook(text, text, text, text, timestamptz, text, jsonb)
-to service_role;
+revoke all on function public.accept_shopify_webhooks(jsonb) from public, anon, authenticated;
+grant execute on function public.accept_shopify_webhooks(jsonb) to service_role;
 
 create function public.shopify_app_uninstalled(p_user_id uuid)
 returns void
