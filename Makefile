@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test deps system-deps system-deps-test lint prove pytest bench clean
+.PHONY: run test deps system-deps system-deps-test system-deps-bench lint prove pytest bench clean
 
 run: deps system-deps
 	$(BIN)/haven run
@@ -27,6 +27,9 @@ system-deps:
 system-deps-test:
 	scripts/install-system-deps --for-tests
 
+system-deps-bench:
+	scripts/install-system-deps --for-bench
+
 lint: deps
 	$(BIN)/sqlfluff lint supabase sql_tests
 
@@ -36,7 +39,7 @@ prove: deps system-deps-test
 pytest: deps system-deps-test
 	$(BIN)/pytest
 
-bench: deps system-deps-test
+bench: deps system-deps-bench
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:

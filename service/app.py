@@ -10,6 +10,7 @@ from .auth import TokenVerifier
 from .config import Settings
 from .db import Database, resolve_database_url
 from .errors import register_error_handlers
+from .webhooks.inbox import DeliveryBatcher
 
 
 @dataclass
@@ -19,6 +20,7 @@ class Services:
     settings: Settings
     db: Database
     verifier: TokenVerifier
+    shopify_inbox: DeliveryBatcher
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
@@ -29,17 +31,21 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.json.sort_keys = False  # type: ignore[attr-defined]
     db = database or Database(resolve_database_url(settings), min_size=settings.db_pool_min,
                               max_size=settings.db_pool_max)
-    app.extensions["haven"] = Services(settings=settings, db=db, verifier=TokenVerifier(settings))
+    app.extensions["haven"] = Services(settings=settings, db=db, verifier=TokenVerifier(settings),
+                                       shopify_inbox=DeliveryBatcher(db))
 
     from .exports.routes import bp as exports_bp
     from .exports.schedule_routes import bp as export_schedules_bp
     from .integrations.routes import bp as integrations_bp
     from .queue.api import bp as errors_bp
+    from .integrations.pinterest import bp as pinterest_bp
+    from .integrations.shopify import bp as shopify_bp
     from .setup.routes import bp as setup_bp
     from .system import bp as system_bp
+    from .webhooks.shopify import bp as shopify_webhooks_bp
 
-    for blueprint in (system_bp, integrations_bp, setup_bp, exports_bp, errors_bp,
-                      export_schedules_bp):
+    for blueprint in (system_bp, integrations_bp, shopify_bp, pinterest_bp, shopify_webhooks_bp, setup_bp,
+                      exports_bp, export_schedules_bp, errors_bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app

@@ -92,6 +92,39 @@ class Settings:
     queue_backoff_cap_seconds: float = field(default=21600.0, metadata={"env": "HAVEN_QUEUE_BACKOFF_CAP_SECONDS"})
     queue_keep_resolved_days: int = field(default=30, metadata={"env": "HAVEN_QUEUE_KEEP_RESOLVED_DAYS"})
 
+    # This service's own public base URL: OAuth redirect URIs and webhook addresses point here
+    # (APP_URL is the front end, where users land after a callback).
+    public_url: str = field(default="http://127.0.0.1:5000", metadata={"env": "HAVEN_PUBLIC_URL"})
+    # Expiring tokens are refreshed by a periodic worker job this often.
+    token_refresh_every_seconds: float = field(default=60.0, metadata={"env": "HAVEN_TOKEN_REFRESH_EVERY_SECONDS"})
+
+    # Shopify (issue 6). The base URL template names the shop's host; tests point it at a fake.
+    shopify_client_id: str | None = field(default=None, metadata={"env": "SHOPIFY_CLIENT_ID"})
+    shopify_client_secret: str | None = field(default=None, metadata={"env": "SHOPIFY_CLIENT_SECRET", "secret": True})
+    # While rotating the app secret, Shopify may still sign with the old one: accept both.
+    shopify_previous_client_secret: str | None = field(
+        default=None, metadata={"env": "SHOPIFY_PREVIOUS_CLIENT_SECRET", "secret": True})
+    shopify_scopes: str = field(
+        default="read_products,write_products,read_orders,read_customers,write_customers,"
+                "read_inventory,write_inventory,read_content,write_content",
+        metadata={"env": "SHOPIFY_SCOPES"})
+    shopify_api_version: str = field(default="2026-10", metadata={"env": "SHOPIFY_API_VERSION"})
+    shopify_base_url: str = field(default="https://{shop}", metadata={"env": "SHOPIFY_BASE_URL"})
+    shopify_callback_max_age_seconds: int = field(default=300, metadata={"env": "SHOPIFY_CALLBACK_MAX_AGE_SECONDS"})
+    shopify_refresh_window_seconds: int = field(default=600, metadata={"env": "SHOPIFY_REFRESH_WINDOW_SECONDS"})
+
+    # Pinterest (issue 7).
+    pinterest_client_id: str | None = field(default=None, metadata={"env": "PINTEREST_CLIENT_ID"})
+    pinterest_client_secret: str | None = field(
+        default=None, metadata={"env": "PINTEREST_CLIENT_SECRET", "secret": True})
+    pinterest_scopes: str = field(
+        default="boards:read,boards:write,pins:read,pins:write,user_accounts:read,ads:read,ads:write",
+        metadata={"env": "PINTEREST_SCOPES"})
+    pinterest_api_base: str = field(default="https://api.pinterest.com/v5", metadata={"env": "PINTEREST_API_BASE"})
+    pinterest_oauth_url: str = field(default="https://www.pinterest.com/oauth/", metadata={"env": "PINTEREST_OAUTH_URL"})
+    pinterest_refresh_window_seconds: int = field(
+        default=5 * 24 * 3600, metadata={"env": "PINTEREST_REFRESH_WINDOW_SECONDS"})
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
         """Reads `.env` (if present) under the process environment, which takes precedence."""

@@ -8,6 +8,7 @@ owner role, so missing grants fail here as they would on Supabase.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +19,11 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .config import Settings
 from .localdb import LocalCluster
+
+
+def _as_service_role(conn: psycopg.Connection[Any]) -> None:
+    conn.execute("set role service_role")
+    conn.execute("select set_config('request.jwt.claims', %s, false)", [json.dumps({"role": "service_role"})])
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -35,9 +41,13 @@ class Database:
             url, min_size=min_size, max_size=max_size, open=True,
             kwargs={"row_factory": dict_row, "autocommit": False}, name="haven",
         )
+        self._single_statement_pool: ConnectionPool | None = None
+        self._single_statement_lock = threading.Lock()
 
     def close(self) -> None:
         self.pool.close()
+        if self._single_statement_pool is not None:
+            self._single_statement_pool.close()
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
@@ -76,6 +86,24 @@ class Database:
                 [json.dumps({"role": "service_role"})],
             )
             yield conn
+
+    def call_as_service(self, query: str, params: list[Any]) -> dict[str, Any] | None:
+        """One statement, atomic on its own, as `service_role`, in one round trip.
+
+        For hot paths (the webhook receiver). Its connections come from a small pool of their
+        own, switched to `service_role` once when opened and used in autocommit, so a call is
+        one statement and no BEGIN, SET or COMMIT round trips. Returns the first row.
+        """
+        if self._single_statement_pool is None:
+            with self._single_statement_lock:
+                if self._single_statement_pool is None:
+                    self._single_statement_pool = ConnectionPool(
+                        self.url, min_size=1, max_size=self.pool.max_size, open=True,
+                        kwargs={"row_factory": dict_row, "autocommit": True},
+                        configure=_as_service_role, name="haven-service-calls",
+                    )
+        with self._single_statement_pool.connection() as conn:
+            return conn.execute(query, params).fetchone()  # type: ignore[arg-type]
 
     def ping(self, timeout: float = 2.0) -> bool:
         try:

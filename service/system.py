@@ -31,6 +31,17 @@ def healthz():  # type: ignore[no-untyped-def]
     return jsonify(Health(status="unavailable", database="unreachable").model_dump()), 503
 
 
+class Live(BaseModel):
+    status: str
+
+
+@bp.get("/livez")
+@endpoint("Liveness of the process alone (no database): for restart probes", response=Live, auth=False,
+          tags=("system",))
+def livez() -> Live:
+    return Live(status="ok")
+
+
 @bp.get("/api/me")
 @endpoint("The signed-in caller", response=Me, tags=("system",))
 def me(caller: Caller) -> Me:

@@ -38,6 +38,7 @@ class TokenSet:
     access_token: str
     refresh_token: str | None = None
     expires_at: datetime | None = None
+    refresh_token_expires_at: datetime | None = None
 
     def as_credentials(self) -> dict[str, str]:
         credentials = {"access_token": self.access_token}
@@ -107,13 +108,16 @@ def store_tokens(conn: psycopg.Connection[Any], user_id: str, provider: str, tok
     """After a token refresh: access token, rotated refresh token and expiry in one transaction."""
     for credential_type, value in tokens.as_credentials().items():
         vault.store_credential(conn, user_id, provider, credential_type, value)
+    refresh_expiry = tokens.refresh_token_expires_at.isoformat() if tokens.refresh_token_expires_at else None
     row = conn.execute(
         f"""update public.integrations
             set status = 'connected', token_expires_at = %s, last_refreshed_at = now(),
-                last_error = null, last_error_at = null
+                last_error = null, last_error_at = null,
+                metadata = case when %s::text is null then metadata
+                                else metadata || jsonb_build_object('refresh_token_expires_at', %s::text) end
             where user_id = %s and provider = %s
             returning {PUBLIC_COLUMNS}""",
-        [tokens.expires_at, user_id, provider],
+        [tokens.expires_at, refresh_expiry, refresh_expiry, user_id, provider],
     ).fetchone()
     assert row is not None
     return row
@@ -140,16 +144,23 @@ def mark_error(conn: psycopg.Connection[Any], user_id: str, provider: str, messa
     return row
 
 
-def mark_disconnected(conn: psycopg.Connection[Any], user_id: str, provider: str) -> Row | None:
-    """Deletes the credentials (and their Vault secrets) and marks the row disconnected."""
-    vault.delete_credentials(conn, user_id, provider)
+def mark_disconnected(conn: psycopg.Connection[Any], user_id: str, provider: str, *,
+                      delete_credentials: bool = True) -> Row | None:
+    """Marks the row disconnected and deletes its credentials (and their Vault secrets).
+
+    `delete_credentials=False`: a queued provider clean-up still needs them (and the metadata
+    naming the remote account) and clears both itself.
+    """
+    if delete_credentials:
+        vault.delete_credentials(conn, user_id, provider)
     row = conn.execute(
         f"""update public.integrations
-            set status = 'disconnected', metadata = '{{}}', disconnected_at = now(),
-                token_expires_at = null, last_error = null, last_error_at = null
+            set status = 'disconnected', metadata = case when %s then '{{}}'::jsonb else metadata end,
+                token_expires_at = case when %s then null else token_expires_at end,
+                disconnected_at = now(), last_error = null, last_error_at = null
             where user_id = %s and provider = %s
             returning {PUBLIC_COLUMNS}""",
-        [user_id, provider],
+        [delete_credentials, delete_credentials, user_id, provider],
     ).fetchone()
     if row is not None:
         log_activity(conn, user_id, "integration_disconnected", {"provider": provider})

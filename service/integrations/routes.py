@@ -121,7 +121,8 @@ def disconnect(provider: str, caller: Caller) -> IntegrationView:
         current = records.lock(conn, caller.user_id, provider)
         if current is None or current["status"] == "disconnected":
             raise NotFound(f"{config.name} is not connected", code="not_connected")
-        provider_cleanup(conn, caller.user_id, provider, current)
-        row = records.mark_disconnected(conn, caller.user_id, provider)
+        cleanup_owns_credentials = provider_cleanup(conn, caller.user_id, provider, current)
+        row = records.mark_disconnected(conn, caller.user_id, provider,
+                                        delete_credentials=not cleanup_owns_credentials)
     log.info("%s disconnected for user %s", config.name, caller.user_id)
     return view(config, row)

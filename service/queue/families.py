@@ -11,6 +11,10 @@ FAMILIES: tuple[str, ...] = (
     "service.exports.scheduled",
     "service.queue.maintenance",
     "service.queue.noop",
+    "service.integrations.tokens",
+    "service.integrations.shopify",
+    "service.integrations.pinterest",
+    "service.webhooks.shopify_jobs",
 )
 
 

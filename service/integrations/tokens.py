@@ -1,0 +1,128 @@
+"""Keeping expiring OAuth tokens alive: ahead of time in the worker, and on demand before a call.
+
+One mechanism for every provider whose tokens expire (Shopify about an hour, Pinterest 30 days;
+both rotate the refresh token on every refresh). A refresh locks the integration row, so two
+workers never refresh the same integration and a rotated refresh token is never spent twice:
+the periodic job skips rows someone else holds, a caller about to use a token waits for them
+and then finds the token fresh. The new access token, the rotated refresh token and the expiry
+are stored in the transaction that holds the lock. A refused refresh marks the integration
+`expired` so the wizard asks the user to reconnect.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from .. import vault
+from ..config import Settings
+from ..db import Database
+from ..providers import ProviderAuthError, ProviderError
+from ..queue.registry import PermanentError, Registry, WorkerContext
+from . import records
+from .records import TokenSet
+
+log = logging.getLogger(__name__)
+
+
+class ReconnectRequired(PermanentError):
+    """The provider refused the refresh: the integration is `expired` until the user reconnects."""
+
+
+class NotConnected(PermanentError):
+    """There is no usable connection (never connected, disconnected, or no token stored)."""
+
+
+@dataclass(frozen=True)
+class Refresher:
+    provider: str
+    name: str
+    window: timedelta
+    # (refresh token, the integration row) -> the new tokens; raises ProviderError subclasses.
+    refresh: Callable[[str, Mapping[str, Any]], TokenSet]
+
+
+def refreshers(settings: Settings) -> list[Refresher]:
+    """The providers whose tokens this deployment refreshes (those with app credentials set)."""
+    from .pinterest import pinterest_refresher
+    from .shopify import shopify_refresher
+
+    return [r for r in (shopify_refresher(settings), pinterest_refresher(settings)) if r is not None]
+
+
+def _due(row: Mapping[str, Any], window: timedelta) -> bool:
+    expires = row.get("token_expires_at")
+    return expires is not None and expires < datetime.now(timezone.utc) + window
+
+
+def _refresh_locked(conn: Any, refresher: Refresher, user_id: str, row: Mapping[str, Any]) -> ProviderAuthError | None:
+    """Refreshes while the caller holds the row lock; returns the refusal, if the provider refused."""
+    refresh_token = vault.get_credential(conn, user_id, refresher.provider, "refresh_token")
+    if not refresh_token:
+        raise NotConnected(f"{refresher.name}: no refresh token stored; reconnect")
+    try:
+        tokens = refresher.refresh(refresh_token, row)
+    except ProviderAuthError as exc:
+        records.mark_error(conn, user_id, refresher.provider,
+                           f"{refresher.name} refused to refresh the access token; reconnect {refresher.name}",
+                           status="expired")
+        return exc
+    records.store_tokens(conn, user_id, refresher.provider, tokens)
+    return None
+
+
+def access_token(db: Database, refresher: Refresher, user_id: str, *, allow_disconnected: bool = False) -> str:
+    """A usable access token, refreshed first when it expires within the provider's window.
+
+    `allow_disconnected`: clean-up after a disconnect still needs the token it is about to delete.
+    """
+    with db.as_service() as conn:
+        row = records.lock(conn, user_id, refresher.provider)  # waits for a refresh under way
+        usable = {"connected", "disconnected"} if allow_disconnected else {"connected"}
+        if row is None or row["status"] not in usable:
+            raise NotConnected(f"{refresher.name} is not connected")
+        refused = _refresh_locked(conn, refresher, user_id, row) if _due(row, refresher.window) else None
+        token = None if refused else vault.get_credential(conn, user_id, refresher.provider, "access_token")
+    if refused is not None:
+        raise ReconnectRequired(f"{refresher.name} refused the refresh; the user must reconnect") from refused
+    if not token:
+        raise NotConnected(f"{refresher.name}: no access token stored")
+    return token
+
+
+def refresh_if_due(db: Database, refresher: Refresher, user_id: str) -> str:
+    """The periodic path: skips a row another worker holds; returns what happened."""
+    with db.as_service() as conn:
+        row = conn.execute(
+            "select status, token_expires_at, metadata from public.integrations"
+            " where user_id = %s and provider = %s for update skip locked",
+            [user_id, refresher.provider],
+        ).fetchone()
+        if row is None:
+            return "busy"
+        if row["status"] != "connected" or not _due(row, refresher.window):
+            return "not due"
+        refused = _refresh_locked(conn, refresher, user_id, row)
+    return "expired" if refused else "refreshed"
+
+
+def refresh_due_tokens(context: WorkerContext) -> None:
+    for refresher in refreshers(context.settings):
+        with context.db.as_service() as conn:
+            due = [str(r["user_id"]) for r in conn.execute(
+                "select public.integrations_due_for_refresh(%s, make_interval(secs => %s)) as user_id",
+                [refresher.provider, refresher.window.total_seconds()])]
+        for user_id in due:
+            try:
+                outcome = refresh_if_due(context.db, refresher, user_id)
+            except (ProviderError, PermanentError) as exc:
+                # Passing trouble: the next run, still inside the window, tries again.
+                log.warning("%s token refresh for user %s failed: %s", refresher.name, user_id, exc)
+                continue
+            log.info("%s token for user %s: %s", refresher.name, user_id, outcome)
+
+
+def register(registry: Registry, settings: Settings) -> None:
+    registry.periodic("tokens.refresh", settings.token_refresh_every_seconds, refresh_due_tokens)

@@ -1,0 +1,228 @@
+"""Shopify: OAuth (expiring offline tokens), the GraphQL Admin API, and signature checks.
+
+Contract notes (docs/providers.md has the sources): the callback HMAC is hex HMAC-SHA256 over
+the query without `hmac`/`signature`, sorted, `k=v` joined by `&` with spaces as %20; webhooks
+carry base64 HMAC-SHA256 of the raw body; the token endpoint takes JSON, and `expiring=1`
+returns a one-hour access token with a rotating refresh token; GraphQL throttling answers 200
+with `extensions.code = THROTTLED`.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import requests
+
+from . import ProviderAuthError, ProviderRejected, ProviderUnavailable
+from .http import json_body, send
+
+PROVIDER = "shopify"
+SHOP_DOMAIN = re.compile(r"[a-z0-9][a-z0-9-]*\.myshopify\.com")
+EXCLUDED_FROM_HMAC = {"hmac", "signature"}
+
+
+def normalise_shop(shop: str | None) -> str | None:
+    """The lower-cased `*.myshopify.com` domain, or None when it is anything else."""
+    if not shop:
+        return None
+    candidate = shop.strip().lower()
+    return candidate if SHOP_DOMAIN.fullmatch(candidate) else None
+
+
+def oauth_message(params: Iterable[tuple[str, str]]) -> str:
+    """The string Shopify signs for an OAuth redirect: sorted `k=v` pairs, %20 for spaces."""
+    grouped: dict[str, list[str]] = {}
+    for key, value in params:
+        if key not in EXCLUDED_FROM_HMAC:
+            grouped.setdefault(key, []).append(value)
+    return urlencode([(key, ",".join(grouped[key])) for key in sorted(grouped)], quote_via=quote)
+
+
+def oauth_hmac(params: Iterable[tuple[str, str]], secret: str) -> str:
+    return hmac.new(secret.encode(), oauth_message(params).encode(), hashlib.sha256).hexdigest()
+
+
+def verify_oauth_hmac(params: Iterable[tuple[str, str]], given: str | None, secret: str) -> bool:
+    if not given or not secret:
+        return False
+    return hmac.compare_digest(oauth_hmac(params, secret), given.strip().lower())
+
+
+def webhook_hmac(body: bytes, secret: str) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def verify_webhook_hmac(body: bytes, given: str | None, secret: str) -> bool:
+    if not given or not secret:
+        return False
+    return hmac.compare_digest(webhook_hmac(body, secret).encode(), given.strip().encode())
+
+
+def topic_enum(topic: str) -> str:
+    """`orders/create` -> `ORDERS_CREATE`, the GraphQL WebhookSubscriptionTopic name."""
+    return topic.replace("/", "_").upper()
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    access_token: str
+    refresh_token: str | None
+    expires_at: datetime | None
+    refresh_token_expires_at: datetime | None
+    scopes: list[str]
+
+
+def _grant(body: Mapping[str, Any], now: datetime) -> TokenGrant:
+    token = body.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise ProviderUnavailable(PROVIDER, "token answer without an access_token")
+
+    def after(seconds: Any) -> datetime | None:
+        return now + timedelta(seconds=int(seconds)) if isinstance(seconds, (int, float)) else None
+
+    scope = body.get("scope") or ""
+    return TokenGrant(
+        access_token=token,
+        refresh_token=body.get("refresh_token") or None,
+        expires_at=after(body.get("expires_in")),
+        refresh_token_expires_at=after(body.get("refresh_token_expires_in")),
+        scopes=[s for s in str(scope).split(",") if s],
+    )
+
+
+SHOP_QUERY = "query ShopInfo { shop { id name email myshopifyDomain currencyCode ianaTimezone } }"
+CREATE_WEBHOOK = """
+mutation CreateWebhook($topic: WebhookSubscriptionTopic!, $uri: String!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: {uri: $uri, format: JSON}) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}"""
+DELETE_WEBHOOK = """
+mutation DeleteWebhook($id: ID!) {
+  webhookSubscriptionDelete(id: $id) { deletedWebhookSubscriptionId userErrors { field message } }
+}"""
+LIST_WEBHOOKS = """
+query ListWebhooks($after: String) {
+  webhookSubscriptions(first: 100, after: $after) {
+    edges { node { id topic uri } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+class ShopifyClient:
+    def __init__(self, *, client_id: str, client_secret: str, api_version: str, base_url_template: str,
+                 timeout: float, session: requests.Session | None = None) -> None:
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.api_version = api_version
+        self.base_url_template = base_url_template
+        self.timeout = timeout
+        self.session = session or requests.Session()
+
+    def shop_url(self, shop: str) -> str:
+        return self.base_url_template.format(shop=shop).rstrip("/")
+
+    def authorize_url(self, shop: str, *, scopes: str, state: str, redirect_uri: str) -> str:
+        # No `grant_options[]=per-user`: an offline token outlives the browser session.
+        query = urlencode({"client_id": self.client_id, "scope": scopes, "redirect_uri": redirect_uri,
+                           "state": state}, quote_via=quote)
+        return f"{self.shop_url(shop)}/admin/oauth/authorize?{query}"
+
+    def _token_request(self, shop: str, body: dict[str, str]) -> TokenGrant:
+        now = datetime.now(timezone.utc)
+        response = send(self.session, PROVIDER, "POST", f"{self.shop_url(shop)}/admin/oauth/access_token",
+                        timeout=self.timeout, auth_statuses=(401, 403),
+                        json={"client_id": self.client_id, "client_secret": self.client_secret, **body},
+                        headers={"Accept": "application/json"})
+        if response.status_code == 400:
+            error = json_body(response, PROVIDER) if response.content else {}
+            code = error.get("error") if isinstance(error, dict) else None
+            raise ProviderAuthError(PROVIDER, f"token request refused ({code or 'bad request'})", status=400)
+        if not response.ok:
+            raise ProviderRejected(PROVIDER, f"token request refused ({response.status_code})",
+                                   status=response.status_code)
+        return _grant(json_body(response, PROVIDER), now)
+
+    def exchange_code(self, shop: str, code: str) -> TokenGrant:
+        return self._token_request(shop, {"code": code, "expiring": "1"})
+
+    def refresh(self, shop: str, refresh_token: str) -> TokenGrant:
+        return self._token_request(shop, {"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+    def graphql(self, shop: str, access_token: str, query: str, variables: dict[str, Any] | None = None) -> Any:
+        response = send(self.session, PROVIDER, "POST",
+                        f"{self.shop_url(shop)}/admin/api/{self.api_version}/graphql.json",
+                        timeout=self.timeout, auth_statuses=(401,),
+                        json={"query": query, "variables": variables or {}},
+                        headers={"X-Shopify-Access-Token": access_token, "Accept": "application/json"})
+        if response.status_code in (402, 423):
+            raise ProviderRejected(PROVIDER, f"shop unavailable ({response.status_code})", status=response.status_code)
+        if response.status_code == 403:
+            raise ProviderRejected(PROVIDER, "missing access scope (403)", status=403)
+        if not response.ok:
+            raise ProviderRejected(PROVIDER, f"GraphQL refused ({response.status_code})", status=response.status_code)
+        body = json_body(response, PROVIDER)
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if errors:
+            codes = {str((e.get("extensions") or {}).get("code", "")) for e in errors if isinstance(e, dict)}
+            if "THROTTLED" in codes or "INTERNAL_SERVER_ERROR" in codes:
+                raise ProviderUnavailable(PROVIDER, "GraphQL throttled or failed", status=200)
+            if "ACCESS_DENIED" in codes:
+                raise ProviderAuthError(PROVIDER, "GraphQL access denied", status=200)
+            raise ProviderRejected(PROVIDER, f"GraphQL errors ({', '.join(sorted(codes - {''})) or 'query'})")
+        if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+            raise ProviderUnavailable(PROVIDER, "GraphQL answer without data")
+        return body["data"]
+
+    def shop_info(self, shop: str, access_token: str) -> dict[str, Any]:
+        data = self.graphql(shop, access_token, SHOP_QUERY)
+        info = data.get("shop")
+        if not isinstance(info, dict) or not info.get("name"):
+            raise ProviderUnavailable(PROVIDER, "shop query answered without a name")
+        return info
+
+    def create_webhook(self, shop: str, access_token: str, topic: str, uri: str) -> str:
+        """Subscribes `uri` to `topic`; returns the subscription's gid."""
+        data = self.graphql(shop, access_token, CREATE_WEBHOOK, {"topic": topic_enum(topic), "uri": uri})
+        payload = data.get("webhookSubscriptionCreate") or {}
+        user_errors = payload.get("userErrors") or []
+        if user_errors:
+            messages = "; ".join(str(e.get("message", "")) for e in user_errors if isinstance(e, dict))
+            # userErrors here are often passing (a shop mid-install): the queue retries them.
+            raise ProviderUnavailable(PROVIDER, f"webhookSubscriptionCreate: {messages}")
+        subscription = payload.get("webhookSubscription") or {}
+        if not subscription.get("id"):
+            raise ProviderUnavailable(PROVIDER, "webhookSubscriptionCreate answered without an id")
+        return str(subscription["id"])
+
+    def delete_webhook(self, shop: str, access_token: str, subscription_id: str) -> None:
+        data = self.graphql(shop, access_token, DELETE_WEBHOOK, {"id": subscription_id})
+        payload = data.get("webhookSubscriptionDelete") or {}
+        user_errors = payload.get("userErrors") or []
+        if user_errors and not payload.get("deletedWebhookSubscriptionId"):
+            messages = "; ".join(str(e.get("message", "")) for e in user_errors if isinstance(e, dict))
+            if "not exist" in messages.lower() or "not found" in messages.lower():
+                return  # already gone: deleting is idempotent
+            raise ProviderUnavailable(PROVIDER, f"webhookSubscriptionDelete: {messages}")
+
+    def list_webhooks(self, shop: str, access_token: str) -> Iterator[dict[str, str]]:
+        cursor: str | None = None
+        while True:
+            data = self.graphql(shop, access_token, LIST_WEBHOOKS, {"after": cursor})
+            connection = data.get("webhookSubscriptions") or {}
+            for edge in connection.get("edges") or []:
+                node = edge.get("node") or {}
+                yield {"id": str(node.get("id")), "topic": str(node.get("topic")), "uri": str(node.get("uri"))}
+            page = connection.get("pageInfo") or {}
+            if not page.get("hasNextPage"):
+                return
+            cursor = page.get("endCursor")

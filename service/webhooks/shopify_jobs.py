@@ -1,0 +1,28 @@
+"""Queue handlers for Shopify deliveries: apply a recorded delivery through SQL."""
+from __future__ import annotations
+
+import psycopg
+
+from ..config import Settings
+from ..queue.registry import Job, PermanentError, Registry
+
+# Payload problems no retry can fix: the delivery is marked failed (its body kept) and stops.
+UNFIXABLE_SQLSTATES = {"22023", "22P02", "22007", "22008", "22003"}
+
+
+def process_webhook(job: Job) -> None:
+    event_id = str(job.payload["event_id"])
+    try:
+        with job.context.db.as_service() as conn:
+            conn.execute("select public.process_shopify_webhook(%s)", [event_id])
+    except psycopg.Error as exc:
+        if exc.sqlstate not in UNFIXABLE_SQLSTATES:
+            raise
+        with job.context.db.as_service() as conn:
+            conn.execute("select public.finish_shopify_webhook(%s, 'failed', %s)",
+                         [event_id, exc.diag.message_primary or exc.sqlstate])
+        raise PermanentError(f"delivery {event_id} cannot be applied: {exc.diag.message_primary}") from None
+
+
+def register(registry: Registry, settings: Settings) -> None:
+    registry.handler("shopify.process_webhook", process_webhook)

@@ -1,0 +1,219 @@
+-- Shopify's mandatory privacy webhooks: customers/data_request, customers/redact, shop/redact.
+-- Each is acted on in one transaction and leaves an audit row that holds no personal data
+-- (ids and counts); a data request's compiled data is kept for the shop owner to hand over.
+
+create table public.shopify_compliance_requests (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null references auth.users (id) on delete cascade,
+  topic text not null
+  constraint shopify_compliance_requests_topic_valid
+  check (topic in ('customers/data_request', 'customers/redact', 'shop/redact')),
+  shop_domain text not null,
+  shopify_customer_id text,
+  data_request_id text,
+  -- Counts of what was redacted; for a data request, the customer's data for the owner.
+  result jsonb not null default '{}'::jsonb,
+  completed_at timestamptz not null default now()
+);
+
+comment on table public.shopify_compliance_requests is
+'Audit of Shopify privacy requests acted on: ids and counts, plus a data request''s compiled data for the owner.';
+
+create index shopify_compliance_requests_user_id_completed_at_idx
+on public.shopify_compliance_requests (user_id, completed_at desc);
+
+alter table public.shopify_compliance_requests enable row level security;
+
+create policy shopify_compliance_requests_select_own on public.shopify_compliance_requests
+for select to authenticated
+using (user_id = (select auth.uid()));
+
+revoke all on table public.shopify_compliance_requests from anon, authenticated, service_role;
+grant select on table public.shopify_compliance_requests to authenticated;
+grant select, insert on table public.shopify_compliance_requests to service_role;
+
+create function public.compile_shopify_customer_data(p_user_id uuid, p_payload jsonb)
+returns uuid
+language plpgsql
+set search_path = ''
+as $$
+declare
+  customer_key text := p_payload -> 'customer' ->> 'id';
+  request_id uuid;
+  compiled jsonb;
+begin
+  if customer_key is null then
+    raise exception 'compile_shopify_customer_data: the payload names no customer' using errcode = '22023';
+  end if;
+  select pg_catalog.jsonb_build_object(
+    'customer', (
+      select pg_catalog.to_jsonb(c) - 'user_id'
+      from public.customers as c
+      where c.user_id = p_user_id and c.shopify_customer_id = customer_key
+    ),
+    'orders', coalesce((
+      select pg_catalog.jsonb_agg(pg_catalog.to_jsonb(o) - 'user_id' order by o.created_at)
+      from public.customer_orders as o
+      left join public.customers as c on o.user_id = c.user_id and o.customer_id = c.id
+      where
+        o.user_id = p_user_id
+        and (
+          c.shopify_customer_id = customer_key
+          or o.shopify_order_id in (
+            select pg_catalog.jsonb_array_elements_text(coalesce(p_payload -> 'orders_requested', '[]'))
+          )
+        )
+    ), '[]'::jsonb)
+  ) into compiled;
+  insert into public.shopify_compliance_requests (
+    user_id, topic, shop_domain, shopify_customer_id, data_request_id, result
+  )
+  values (
+    p_user_id, 'customers/data_request', coalesce(p_payload ->> 'shop_domain', ''), customer_key,
+    p_payload -> 'data_request' ->> 'id', compiled
+  )
+  returning id into request_id;
+  perform public.log_activity(
+    p_user_id, 'shopify_customer_data_requested',
+    pg_catalog.jsonb_build_object(
+      'compliance_request_id', request_id,
+      'orders', pg_catalog.jsonb_array_length(compiled -> 'orders')
+    ),
+    true, 'compliance'
+  );
+  return request_id;
+end
+$$;
+
+comment on function public.compile_shopify_customer_data(uuid, jsonb) is
+'customers/data_request: compiles the customer''s row and orders for the shop owner; audit row and activity entry.';
+
+revoke all on function public.compile_shopify_customer_data(uuid, jsonb) from public, anon, authenticated;
+grant execute on function public.compile_shopify_customer_data(uuid, jsonb) to service_role;
+
+create function public.redact_shopify_customer(p_user_id uuid, p_payload jsonb)
+returns uuid
+language plpgsql
+set search_path = ''
+as $$
+declare
+  customer_key text := p_payload -> 'customer' ->> 'id';
+  redacted_email text;
+  orders_redacted integer;
+  leads_redacted integer;
+  customers_deleted integer;
+  bodies_dropped integer;
+  request_id uuid;
+begin
+  if customer_key is null then
+    raise exception 'redact_shopify_customer: the payload names no customer' using errcode = '22023';
+  end if;
+  select c.email into redacted_email
+  from public.customers as c
+  where c.user_id = p_user_id and c.shopify_customer_id = customer_key;
+  redacted_email := coalesce(redacted_email, nullif(p_payload -> 'customer' ->> 'email', ''));
+
+  -- Orders stay for the books, without the person: the email goes, the link goes below.
+  update public.customer_orders as o
+  set customer_email = null
+  where
+    o.user_id = p_user_id
+    and (
+      o.customer_id in (
+        select c.id from public.customers as c
+        where c.user_id = p_user_id and c.shopify_customer_id = customer_key
+      )
+      or o.shopify_order_id in (
+        select pg_catalog.jsonb_array_elements_text(coalesce(p_payload -> 'orders_to_redact', '[]'))
+      )
+      or (redacted_email is not null and pg_catalog.lower(o.customer_email) = pg_catalog.lower(redacted_email))
+    );
+  get diagnostics orders_redacted = row_count;
+
+  delete from public.customers as c
+  where c.user_id = p_user_id and c.shopify_customer_id = customer_key;
+  get diagnostics customers_deleted = row_count;
+
+  delete from public.leads as l
+  where
+    l.user_id = p_user_id
+    and redacted_email is not null
+    and pg_catalog.lower(l.email) = pg_catalog.lower(redacted_email);
+  get diagnostics leads_redacted = row_count;
+
+  -- Bodies still waiting in the inbox may carry the person too.
+  update public.shopify_webhook_events as e
+  set payload = null
+  where
+    e.user_id = p_user_id
+    and e.payload is not null
+    and (
+      e.payload -> 'customer' ->> 'id' = customer_key
+      or (e.topic like 'customers/%' and e.payload ->> 'id' = customer_key)
+    );
+  get diagnostics bodies_dropped = row_count;
+
+  insert into public.shopify_compliance_requests (user_id, topic, shop_domain, shopify_customer_id, result)
+  values (
+    p_user_id, 'customers/redact', coalesce(p_payload ->> 'shop_domain', ''), customer_key,
+    pg_catalog.jsonb_build_object(
+      'customers_deleted', customers_deleted, 'orders_redacted', orders_redacted,
+      'leads_deleted', leads_redacted, 'webhook_bodies_dropped', bodies_dropped
+    )
+  )
+  returning id into request_id;
+  perform public.log_activity(
+    p_user_id, 'shopify_customer_redacted',
+    pg_catalog.jsonb_build_object('compliance_request_id', request_id), true, 'compliance'
+  );
+  return request_id;
+end
+$$;
+
+comment on function public.redact_shopify_customer(uuid, jsonb) is
+'customers/redact: deletes the customer and their leads, strips them from orders and pending bodies; audit row.';
+
+revoke all on function public.redact_shopify_customer(uuid, jsonb) from public, anon, authenticated;
+grant execute on function public.redact_shopify_customer(uuid, jsonb) to service_role;
+
+create function public.redact_shopify_shop(p_user_id uuid, p_payload jsonb)
+returns uuid
+language plpgsql
+set search_path = ''
+as $$
+declare
+  orders_deleted integer;
+  customers_deleted integer;
+  events_deleted integer;
+  request_id uuid;
+begin
+  delete from public.customer_orders as o where o.user_id = p_user_id;
+  get diagnostics orders_deleted = row_count;
+  delete from public.customers as c where c.user_id = p_user_id;
+  get diagnostics customers_deleted = row_count;
+  delete from public.shopify_webhooks as w where w.user_id = p_user_id;
+  -- Every delivery but the compliance ones, which are the audit trail of this very request.
+  delete from public.shopify_webhook_events as e
+  where e.user_id = p_user_id and e.topic not in ('customers/data_request', 'customers/redact', 'shop/redact');
+  get diagnostics events_deleted = row_count;
+  insert into public.shopify_compliance_requests (user_id, topic, shop_domain, result)
+  values (
+    p_user_id, 'shop/redact', coalesce(p_payload ->> 'shop_domain', ''),
+    pg_catalog.jsonb_build_object(
+      'orders_deleted', orders_deleted, 'customers_deleted', customers_deleted, 'webhook_events_deleted', events_deleted
+    )
+  )
+  returning id into request_id;
+  perform public.log_activity(
+    p_user_id, 'shopify_shop_redacted',
+    pg_catalog.jsonb_build_object('compliance_request_id', request_id), true, 'compliance'
+  );
+  return request_id;
+end
+$$;
+
+comment on function public.redact_shopify_shop(uuid, jsonb) is
+'shop/redact: deletes every order, customer, subscription and delivery held for the shop; audit row with counts.';
+
+revoke all on function public.redact_shopify_shop(uuid, jsonb) from public, anon, authenticated;
+grant execute on function public.redact_shopify_shop(uuid, jsonb) to service_role;

@@ -1,0 +1,200 @@
+"""A fake Shopify that follows the documented contract closely enough to catch mistakes.
+
+Per-shop URLs live under /shops/<shop> (the client's base-URL template points there). It keeps
+state like the real one: single-use authorization codes bound to a shop, expiring access tokens,
+rotating refresh tokens (the previous one works until the new one is first used), webhook
+subscriptions per shop, and it can be told to fail the next calls in the ways Shopify fails.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask, Response, jsonify, redirect, request
+
+from service.providers.shopify import oauth_hmac, webhook_hmac
+
+INVALID_TOKEN_BODY = {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}
+
+
+@dataclass
+class FakeShop:
+    domain: str
+    name: str
+    webhooks: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class FakeShopify:
+    client_id: str = "fake-shopify-client-id"
+    client_secret: str = "fake-shopify-client-secret"
+    access_token_lifetime: int = 3600
+    shops: dict[str, FakeShop] = field(default_factory=dict)
+    codes: dict[str, str] = field(default_factory=dict)
+    access_tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
+    refresh_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[tuple[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _ids: Any = field(default_factory=lambda: itertools.count(1000))
+
+    def add_shop(self, domain: str, name: str = "Haven Prints") -> FakeShop:
+        shop = self.shops[domain] = FakeShop(domain, name)
+        return shop
+
+    def fail_next(self, operation: str, how: Any) -> None:
+        """Makes the next `operation` (token, graphql, webhookSubscriptionCreate, …) fail.
+
+        `how`: an int status, "throttled", or "user_errors".
+        """
+        self.failures.append((operation, how))
+
+    def _take_failure(self, operation: str) -> Any:
+        with self.lock:
+            for index, (name, how) in enumerate(self.failures):
+                if name == operation:
+                    del self.failures[index]
+                    return how
+        return None
+
+    def approve(self, shop: str, state: str, redirect_uri: str, *, timestamp: int | None = None) -> str:
+        """What Shopify redirects the merchant to after approval: the signed callback URL."""
+        code = secrets.token_hex(16)
+        self.codes[code] = shop
+        params = {"code": code, "host": "YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvaGF2ZW4", "shop": shop,
+                  "state": state, "timestamp": str(int(time.time()) if timestamp is None else timestamp)}
+        params["hmac"] = oauth_hmac(params.items(), self.client_secret)
+        return f"{redirect_uri}?{urlencode(params)}"
+
+    def issue_access_token(self, shop: str, lifetime: int | None = None) -> str:
+        token = f"shpat_{secrets.token_hex(16)}"
+        self.access_tokens[token] = (shop, time.time() + (lifetime or self.access_token_lifetime))
+        return token
+
+    def _grant(self, shop: str, expiring: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {"access_token": self.issue_access_token(shop), "scope": "read_orders,read_customers"}
+        if expiring:
+            refresh = f"shprt_{secrets.token_hex(16)}"
+            self.refresh_tokens[refresh] = {"shop": shop, "state": "active", "previous": None}
+            body.update(expires_in=self.access_token_lifetime, refresh_token=refresh,
+                        refresh_token_expires_in=7_776_000)
+        return body
+
+    def signed_webhook(self, topic: str, shop: str, payload: Any, *, webhook_id: str | None = None,
+                       secret: str | None = None) -> tuple[bytes, dict[str, str]]:
+        """A delivery as Shopify sends it: the raw body and its headers."""
+        body = json.dumps(payload).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": topic,
+            "X-Shopify-Shop-Domain": shop,
+            "X-Shopify-API-Version": "2026-10",
+            "X-Shopify-Webhook-Id": webhook_id or secrets.token_hex(8),
+            "X-Shopify-Event-Id": secrets.token_hex(8),
+            "X-Shopify-Triggered-At": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "X-Shopify-Hmac-Sha256": webhook_hmac(body, secret or self.client_secret),
+        }
+        return body, headers
+
+    def app(self) -> Flask:
+        app = Flask("fake_shopify")
+
+        @app.get("/shops/<shop>/admin/oauth/authorize")
+        def authorize(shop: str):  # type: ignore[no-untyped-def]
+            if request.args.get("client_id") != self.client_id or shop not in self.shops:
+                return Response("Oauth error invalid_request", status=400)
+            return redirect(self.approve(shop, request.args["state"], request.args["redirect_uri"]))
+
+        @app.post("/shops/<shop>/admin/oauth/access_token")
+        def access_token(shop: str):  # type: ignore[no-untyped-def]
+            body = request.get_json(silent=True) if request.is_json else request.form.to_dict()
+            body = body or {}
+            self.requests.append({"op": "token", "shop": shop, "grant_type": body.get("grant_type", "code"),
+                                  "expiring": body.get("expiring")})
+            failure = self._take_failure("token")
+            if isinstance(failure, int):
+                return jsonify({"error": "server_error"}), failure
+            if body.get("client_id") != self.client_id or body.get("client_secret") != self.client_secret:
+                return jsonify({"error": "invalid_client", "error_description": "Invalid client credentials"}), 401
+            with self.lock:
+                if body.get("grant_type") == "refresh_token":
+                    entry = self.refresh_tokens.get(str(body.get("refresh_token")))
+                    if not entry or entry["shop"] != shop or entry["state"] == "retired":
+                        return jsonify({"error": "invalid_grant",
+                                        "error_description": "The refresh token is invalid or expired"}), 400
+                    grant = self._grant(shop, expiring=True)
+                    # The replacement retires its predecessor only when it is first used.
+                    if entry["previous"]:
+                        self.refresh_tokens[entry["previous"]]["state"] = "retired"
+                    entry["state"] = "superseded"
+                    self.refresh_tokens[grant["refresh_token"]]["previous"] = str(body.get("refresh_token"))
+                    return jsonify(grant)
+                code = str(body.get("code"))
+                if self.codes.pop(code, None) != shop:
+                    return jsonify({"error": "invalid_request",
+                                    "error_description": "The authorization code was not found or was already used"}), 400
+                return jsonify(self._grant(shop, expiring=body.get("expiring") in ("1", 1, True)))
+
+        @app.post("/shops/<shop>/admin/api/<version>/graphql.json")
+        def graphql(shop: str, version: str):  # type: ignore[no-untyped-def]
+            token = request.headers.get("X-Shopify-Access-Token", "")
+            owner, expires = self.access_tokens.get(token, (None, 0.0))
+            if owner != shop or expires < time.time():
+                return jsonify(INVALID_TOKEN_BODY), 401
+            payload = request.get_json(silent=True) or {}
+            query, variables = str(payload.get("query", "")), payload.get("variables") or {}
+            operation = next((name for name in ("webhookSubscriptionCreate", "webhookSubscriptionDelete",
+                                                "webhookSubscriptions", "shop") if name in query), "unknown")
+            self.requests.append({"op": operation, "shop": shop, "version": version, "variables": variables})
+            failure = self._take_failure(operation) or self._take_failure("graphql")
+            if failure == "throttled":
+                return jsonify({"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
+                                "extensions": {"cost": {"requestedQueryCost": 10, "actualQueryCost": None}}})
+            if isinstance(failure, int):
+                return jsonify({"errors": "Internal error"}), failure
+            store = self.shops[shop]
+            if operation == "shop":
+                return jsonify({"data": {"shop": {"id": "gid://shopify/Shop/1", "name": store.name,
+                                                  "email": "owner@example.com", "myshopifyDomain": shop,
+                                                  "currencyCode": "USD", "ianaTimezone": "America/New_York"}}})
+            if operation == "webhookSubscriptionCreate":
+                if failure == "user_errors":
+                    return jsonify({"data": {"webhookSubscriptionCreate": {
+                        "webhookSubscription": None,
+                        "userErrors": [{"field": ["webhookSubscription", "uri"],
+                                        "message": "Address is invalid"}]}}})
+                topic, uri = variables.get("topic"), variables.get("uri")
+                if any(w["topic"] == topic and w["uri"] == uri for w in store.webhooks.values()):
+                    return jsonify({"data": {"webhookSubscriptionCreate": {
+                        "webhookSubscription": None,
+                        "userErrors": [{"field": ["webhookSubscription", "uri"],
+                                        "message": "Address for this topic has already been taken"}]}}})
+                gid = f"gid://shopify/WebhookSubscription/{next(self._ids)}"
+                store.webhooks[gid] = {"id": gid, "topic": str(topic), "uri": str(uri)}
+                return jsonify({"data": {"webhookSubscriptionCreate": {
+                    "webhookSubscription": store.webhooks[gid], "userErrors": []}}})
+            if operation == "webhookSubscriptionDelete":
+                gid = str(variables.get("id"))
+                if store.webhooks.pop(gid, None) is None:
+                    return jsonify({"data": {"webhookSubscriptionDelete": {
+                        "deletedWebhookSubscriptionId": None,
+                        "userErrors": [{"field": ["id"], "message": "Webhook subscription does not exist"}]}}})
+                return jsonify({"data": {"webhookSubscriptionDelete": {
+                    "deletedWebhookSubscriptionId": gid, "userErrors": []}}})
+            if operation == "webhookSubscriptions":
+                nodes = sorted(store.webhooks.values(), key=lambda w: w["id"])
+                start = int(variables.get("after") or 0)
+                page = nodes[start:start + 2]  # small pages, so clients must follow the cursor
+                has_next = start + 2 < len(nodes)
+                return jsonify({"data": {"webhookSubscriptions": {
+                    "edges": [{"node": node} for node in page],
+                    "pageInfo": {"hasNextPage": has_next, "endCursor": str(start + 2) if has_next else None}}}})
+            return jsonify({"errors": [{"message": "Field doesn't exist", "extensions": {"code": "undefinedField"}}]})
+
+        return app

@@ -1,0 +1,190 @@
+"""POST /api/webhooks/shopify: verification, idempotent inbox, processing by topic, privacy topics."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from service.app import create_app
+
+from .flow_support import run_queued
+from .test_shopify_flow import SHOP, connect, credential, fake, integration, shop_client, shop_settings, sql  # noqa: F401
+
+HOOK = "/api/webhooks/shopify"
+ORDER = {"id": 820982911946154508, "email": "jon@example.com", "created_at": "2026-11-20T10:00:00-05:00",
+         "updated_at": "2026-11-20T10:05:00-05:00", "total_price": "45.00", "subtotal_price": "50.00",
+         "total_discounts": "5.00", "financial_status": "paid", "line_items": [{"id": 1, "quantity": 2}],
+         "discount_codes": [{"code": "SPRING5", "amount": "5.00", "type": "fixed_amount"}],
+         "landing_site": "/?utm_source=pinterest", "customer": {"id": 115310627314723954, "email": "jon@example.com"}}
+
+
+@pytest.fixture
+def connected(shop_client, fake, user):  # type: ignore[no-untyped-def]
+    connect(shop_client, fake, user)
+    return user
+
+
+def deliver(client, fake, topic, payload, **kwargs):  # type: ignore[no-untyped-def]
+    body, headers = fake.signed_webhook(topic, kwargs.pop("shop", SHOP), payload, **kwargs)
+    return client.post(HOOK, data=body, headers=headers)
+
+
+def counts(url: str) -> tuple[int, int]:
+    return (sql(url, "select count(*) from public.shopify_webhook_events")[0][0],
+            sql(url, "select count(*) from public.retry_queue where operation_type = 'shopify.process_webhook'")[0][0])
+
+
+def test_a_verified_order_is_recorded_queued_and_applied(shop_client, shop_settings, db, fake, connected, database_url):
+    response = deliver(shop_client, fake, "orders/create", ORDER, webhook_id="wh-order-1")
+    assert response.status_code == 200 and response.json == {"status": "accepted"}
+    event = sql(database_url, "select topic, status, event_id is not null, triggered_at is not null, api_version"
+                              " from public.shopify_webhook_events where webhook_id = 'wh-order-1'")
+    assert event == [("orders/create", "received", True, True, "2026-10")]
+    assert counts(database_url) == (1, 1)
+    ran = [r for r in run_queued(shop_settings, db) if r.operation_type == "shopify.process_webhook"]
+    assert [r.error for r in ran] == [None]
+    order = sql(database_url, "select total, item_count, coupon_code, attribution_channel, customer_email"
+                              " from public.customer_orders where shopify_order_id = %s", [str(ORDER["id"])])
+    assert [tuple(map(str, row)) for row in order] == [("45.00", "2", "SPRING5", "pinterest", "jon@example.com")]
+    assert sql(database_url, "select status, payload from public.shopify_webhook_events"
+                             " where webhook_id = 'wh-order-1'") == [("processed", None)]
+
+
+def test_a_redelivery_answers_200_and_does_nothing(shop_client, fake, connected, database_url):
+    first = deliver(shop_client, fake, "orders/create", ORDER, webhook_id="wh-dup")
+    again = deliver(shop_client, fake, "orders/create", ORDER, webhook_id="wh-dup")
+    assert first.json["status"] == "accepted"
+    assert again.status_code == 200 and again.json == {"status": "duplicate"}
+    assert counts(database_url) == (1, 1)
+
+
+@pytest.mark.parametrize("mangle", ["wrong_secret", "missing", "tampered_body", "garbage"])
+def test_a_bad_signature_is_401_and_stores_nothing(shop_client, fake, connected, database_url, mangle):
+    body, headers = fake.signed_webhook("orders/create", SHOP, ORDER,
+                                        secret="not-the-app-secret" if mangle == "wrong_secret" else None)
+    if mangle == "missing":
+        del headers["X-Shopify-Hmac-Sha256"]
+    if mangle == "tampered_body":
+        body = body.replace(b"45.00", b"0.01")
+    if mangle == "garbage":
+        headers["X-Shopify-Hmac-Sha256"] = "not base64 at all"
+    response = shop_client.post(HOOK, data=body, headers=headers)
+    assert response.status_code == 401 and response.is_json and response.json["error"] == "invalid_hmac"
+    assert counts(database_url) == (0, 0)
+
+
+def test_shopifys_published_example_verifies_through_the_endpoint(settings, db, database_url):
+    app = create_app(replace(settings, shopify_client_id="id", shopify_client_secret="sphss_sjdnbsfsdjbgksbgksgb"),
+                     database=db)
+    response = app.test_client().post(HOOK, data=b'{"test":{"test2": "testing"}}', headers={
+        "X-Shopify-Hmac-Sha256": "RJCzgKmUoGP/Ylod4MhDP+BXTVOaV4NVbdqa3xn9vw4=", "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Shop-Domain": "example.myshopify.com", "X-Shopify-Webhook-Id": "published-vector",
+        "Content-Type": "application/json"})
+    assert response.status_code == 200 and response.json == {"status": "unknown_shop"}
+
+
+def test_the_previous_secret_is_accepted_during_a_rotation(shop_settings, db, fake, connected, database_url):
+    rotated = replace(shop_settings, shopify_client_secret="the-new-secret",
+                      shopify_previous_client_secret=fake.client_secret)
+    client = create_app(rotated, database=db).test_client()
+    assert deliver(client, fake, "orders/create", ORDER).json == {"status": "accepted"}
+
+
+def test_a_delivery_for_an_unknown_shop_is_recorded_without_its_body(shop_client, fake, database_url):
+    response = deliver(shop_client, fake, "orders/create", ORDER, shop="stranger.myshopify.com")
+    assert response.status_code == 200 and response.json == {"status": "unknown_shop"}
+    assert sql(database_url, "select status, payload, user_id from public.shopify_webhook_events") == \
+        [("unknown_shop", None, None)]
+    assert counts(database_url)[1] == 0
+
+
+@pytest.mark.parametrize("header, value", [("X-Shopify-Topic", None), ("X-Shopify-Webhook-Id", None),
+                                           ("X-Shopify-Shop-Domain", "evil.example.com")])
+def test_a_delivery_missing_what_it_needs_is_400(shop_client, fake, connected, database_url, header, value):
+    body, headers = fake.signed_webhook("orders/create", SHOP, ORDER)
+    if value is None:
+        del headers[header]
+    else:
+        headers[header] = value
+    response = shop_client.post(HOOK, data=body, headers=headers)
+    assert response.status_code == 400 and response.json["error"] == "invalid_webhook"
+    assert counts(database_url) == (0, 0)
+
+
+def test_updates_delivered_out_of_order_keep_the_newest(shop_client, shop_settings, db, fake, connected, database_url):
+    newer = dict(ORDER, updated_at="2026-11-21T00:00:00Z", financial_status="refunded")
+    deliver(shop_client, fake, "orders/updated", newer)
+    deliver(shop_client, fake, "orders/create", ORDER)
+    run_queued(shop_settings, db)
+    assert sql(database_url, "select status from public.customer_orders") == [("refunded",)]
+
+
+def test_app_uninstalled_disconnects_and_forgets_the_token(shop_client, shop_settings, db, fake, connected,
+                                                          database_url):
+    run_queued(shop_settings, db)  # webhook registration
+    assert sql(database_url, "select count(*) from public.shopify_webhooks")[0][0] == 8
+    deliver(shop_client, fake, "app/uninstalled", {"id": 1, "domain": SHOP})
+    run_queued(shop_settings, db)
+    row = integration(database_url, connected.id)
+    assert row["status"] == "disconnected"
+    assert credential(database_url, connected.id, "access_token") is None
+    assert sql(database_url, "select count(*) from public.shopify_webhooks")[0][0] == 0
+    assert sql(database_url, "select count(*) from vault.secrets")[0][0] == 0
+
+
+def test_privacy_topics_are_acted_on_and_audited(shop_client, shop_settings, db, fake, connected, database_url):
+    deliver(shop_client, fake, "orders/create", ORDER)
+    customer = {"id": ORDER["customer"]["id"], "email": "jon@example.com", "phone": "555-625-1199"}
+    deliver(shop_client, fake, "customers/data_request",
+            {"shop_id": 1, "shop_domain": SHOP, "customer": customer, "orders_requested": [ORDER["id"]],
+             "data_request": {"id": 9999}})
+    deliver(shop_client, fake, "customers/redact",
+            {"shop_id": 1, "shop_domain": SHOP, "customer": customer, "orders_to_redact": [ORDER["id"]]})
+    run_queued(shop_settings, db)
+    assert sql(database_url, "select count(*) from public.customers")[0][0] == 0
+    assert sql(database_url, "select customer_email from public.customer_orders") == [(None,)]
+    audit = sql(database_url, "select topic, result::text from public.shopify_compliance_requests order by topic")
+    assert [topic for topic, _ in audit] == ["customers/data_request", "customers/redact"]
+    assert "jon@example.com" not in audit[1][1] and "555" not in audit[1][1]
+    bodies = sql(database_url, "select count(*) from public.shopify_webhook_events where payload is not null")
+    assert bodies == [(0,)]
+
+    deliver(shop_client, fake, "shop/redact", {"shop_id": 1, "shop_domain": SHOP})
+    run_queued(shop_settings, db)
+    assert sql(database_url, "select count(*) from public.customer_orders")[0][0] == 0
+    assert "shop/redact" in [t for (t,) in sql(database_url, "select topic from public.shopify_compliance_requests")]
+
+
+def test_shop_redact_after_a_disconnect_still_finds_the_shop(shop_client, shop_settings, db, fake, connected,
+                                                             database_url):
+    deliver(shop_client, fake, "orders/create", ORDER)
+    run_queued(shop_settings, db)
+    shop_client.delete("/api/integrations/shopify", headers=connected.headers)
+    run_queued(shop_settings, db)
+    response = deliver(shop_client, fake, "shop/redact", {"shop_id": 1, "shop_domain": SHOP})
+    assert response.json == {"status": "accepted"}
+    run_queued(shop_settings, db)
+    assert sql(database_url, "select count(*) from public.customer_orders")[0][0] == 0
+
+
+def test_an_unfixable_payload_fails_permanently_and_keeps_its_body(shop_client, shop_settings, db, fake, connected,
+                                                                   database_url):
+    deliver(shop_client, fake, "orders/create", {"id": 5, "total_price": "not a number"}, webhook_id="wh-bad")
+    ran = [r for r in run_queued(shop_settings, db) if r.operation_type == "shopify.process_webhook"]
+    assert len(ran) == 1 and ran[0].error is not None
+    assert sql(database_url, "select status, payload is not null from public.shopify_webhook_events"
+                             " where webhook_id = 'wh-bad'") == [("failed", True)]
+    assert sql(database_url, "select status from public.retry_queue"
+                             " where operation_type = 'shopify.process_webhook'") == [("failed",)]
+
+
+def test_webhook_bodies_are_json(shop_client, fake, connected, database_url):
+    body, headers = fake.signed_webhook("orders/create", SHOP, ORDER)
+    body = b"not json"
+    from service.providers.shopify import webhook_hmac
+
+    headers["X-Shopify-Hmac-Sha256"] = webhook_hmac(body, fake.client_secret)
+    response = shop_client.post(HOOK, data=body, headers=headers)
+    assert response.status_code == 400 and response.json["error"] == "invalid_webhook"
+    assert json.dumps(response.json)  # a JSON error body

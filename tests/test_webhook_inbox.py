@@ -1,0 +1,64 @@
+"""Group commit of webhook deliveries: concurrent deliveries each recorded exactly once, and one
+delivery the database refuses fails alone instead of taking its batch down."""
+from __future__ import annotations
+
+import json
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import psycopg
+import pytest
+
+from service.webhooks.inbox import DeliveryBatcher, DeliveryRefused
+
+from .test_shopify_flow import fake, shop_client, shop_settings  # noqa: F401
+from .test_shopify_webhooks import connected  # noqa: F401
+
+SHOP = "inbox-test.myshopify.com"
+
+
+@pytest.fixture
+def owner(user, database_url):  # type: ignore[no-untyped-def]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("select public.claim_shopify_shop(%s, %s)", [user.id, SHOP])
+    return user
+
+
+def delivery(n: int) -> dict:
+    return {"webhook_id": f"wh-{n}", "topic": "orders/create", "shop_domain": SHOP}
+
+
+def test_concurrent_deliveries_are_each_recorded_and_queued_once(db, owner, database_url):
+    batcher = DeliveryBatcher(db)
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        statuses = list(pool.map(lambda n: batcher.accept(delivery(n % 300), json.dumps({"id": n % 300})),
+                                 range(600)))
+    assert statuses.count("accepted") == 300 and statuses.count("duplicate") == 300
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("select count(*), count(distinct webhook_id) from public.shopify_webhook_events"
+                            ).fetchone() == (300, 300)
+        assert conn.execute("select count(*) from public.retry_queue").fetchone() == (300,)
+
+
+def test_a_delivery_the_database_refuses_fails_alone(db, owner, database_url):
+    batcher = DeliveryBatcher(db)
+    futures: list[Future[str]] = [Future() for _ in range(3)]
+    bodies = ['{"id": 1}', '{"note": "\\u0000 is not storable in jsonb"}', '{"id": 3}']
+    items = [json.dumps(delivery(n))[:-1] + ', "payload": ' + body + "}" for n, body in enumerate(bodies)]
+    batcher._write(list(zip(items, futures)))  # one batch, as the writer would form it
+    assert futures[0].result() == "accepted" and futures[2].result() == "accepted"
+    with pytest.raises(DeliveryRefused):
+        futures[1].result()
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("select count(*) from public.shopify_webhook_events").fetchone() == (2,)
+
+
+def test_an_unstorable_body_is_a_400_through_the_endpoint(shop_client, fake, connected, database_url):
+    from service.providers.shopify import webhook_hmac
+
+    body = b'{"id": 1, "note": "\\u0000"}'
+    _, headers = fake.signed_webhook("orders/create", "haven-prints.myshopify.com", {})
+    headers["X-Shopify-Hmac-Sha256"] = webhook_hmac(body, fake.client_secret)
+    response = shop_client.post("/api/webhooks/shopify", data=body, headers=headers)
+    assert response.status_code == 400 and response.json["error"] == "invalid_webhook"
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("select count(*) from public.shopify_webhook_events").fetchone() == (0,)
