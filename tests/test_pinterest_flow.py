@@ -212,6 +212,7 @@ def test_an_interrupted_sync_keeps_the_previous_complete_set_and_is_retried(worl
     run_queued(world.settings, world.db)
     previous = world.boards(user.id)
     del fake.boards[0:10]
+    fake.boards[0]["name"] = "Renamed on the first page"
     fake.add_boards(300, prefix="Later")
     fake.fail_next("boards", status, after=1)  # the second page fails
     item_id = world.client.post("/api/integrations/pinterest/sync", headers=user.headers).json["retry_item_id"]
@@ -232,6 +233,7 @@ def test_an_interrupted_sync_keeps_the_previous_complete_set_and_is_retried(worl
 
     assert [r.error for r in ran] == [None]
     assert world.board_ids(user.id) == sorted(b["id"] for b in fake.boards)
+    assert world.boards(user.id)[fake.boards[0]["id"]]["name"] == "Renamed on the first page"
     assert world.integration(user.id)["metadata"]["board_count"] == 903
     item = next(i for i in world.queue_items(user.id) if str(i["id"]) == item_id)
     assert item["status"] == "resolved" and item["attempts"] == 2

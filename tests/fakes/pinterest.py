@@ -94,14 +94,14 @@ class FakePinterest:
 
         @app.post("/v5/oauth/token")
         def token():  # type: ignore[no-untyped-def]
+            form = request.form
+            self.requests.append({"op": "token", "grant_type": form.get("grant_type"),
+                                  "redirect_uri": form.get("redirect_uri")})
             expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
             if request.headers.get("Authorization") != f"Basic {expected}":
                 return self._error(401, 2, "Authentication failed.")
             if request.is_json:
                 return self._error(400, 1, "Content-Type must be application/x-www-form-urlencoded")
-            form = request.form
-            self.requests.append({"op": "token", "grant_type": form.get("grant_type"),
-                                  "redirect_uri": form.get("redirect_uri")})
             if self.hold_token:
                 self.token_entered.set()
                 self.release_token.wait(30)
