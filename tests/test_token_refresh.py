@@ -4,7 +4,6 @@ refresh token and the old one dies, so it must be stored at once and never spent
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -18,6 +17,7 @@ from service.queue.registry import WorkerContext
 
 from .flow_support import run_queued
 from .pinterest_support import pinterest_world
+from .queue_support import wait_until
 
 DEADLINE_SECONDS = 10
 
@@ -37,13 +37,6 @@ def expire_within(database_url: str, user_id: str, interval: str) -> None:
 
 def refresh_now(world) -> None:  # type: ignore[no-untyped-def]
     tokens.refresh_due_tokens(WorkerContext(world.settings, world.db))
-
-
-def wait_for(condition, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 def test_the_periodic_job_and_the_pinterest_refresher_are_registered(world, settings):
@@ -206,7 +199,8 @@ def test_a_caller_needing_the_token_waits_for_a_refresh_under_way_and_gets_the_n
                 return conn.execute("select count(*) from pg_stat_activity where datname = current_database()"
                                     " and wait_event_type = 'Lock'").fetchone()[0] >= 1
 
-        wait_for(on_demand_waits_on_the_row_lock, "the on-demand caller to wait for the refresher's lock")
+        wait_until(on_demand_waits_on_the_row_lock, timeout=DEADLINE_SECONDS,
+                   what="the on-demand caller to wait for the refresher's lock")
     finally:
         fake.release_token.set()
         periodic.join(DEADLINE_SECONDS)
