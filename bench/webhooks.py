@@ -9,20 +9,23 @@ Last line: RESULT webhooks_per_s=… noop_per_s=… ratio_vs_noop=…
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# The repo root, not bench/: bench/queue.py would shadow the standard library's queue module.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
 import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import psycopg
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from service.localdb import free_port  # noqa: E402
 from service.providers.shopify import webhook_hmac  # noqa: E402

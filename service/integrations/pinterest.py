@@ -24,7 +24,7 @@ from ..app import services
 from ..auth import Caller
 from ..config import Settings
 from ..errors import Conflict
-from ..providers import ProviderError
+from ..providers import ProviderAuthError, ProviderError, ProviderRejected
 from ..providers.pinterest import PinterestClient
 from ..queue.registry import Job, PermanentError, Registry
 from . import records, tokens
@@ -173,7 +173,18 @@ def sync_boards(job: Job) -> None:
     if refresher is None:
         raise PermanentError("Pinterest is not configured on this server")
     access = tokens.access_token(db, refresher, job.user_id)
-    boards = [asdict(board) for board in client(settings).boards(access)]
+    try:
+        boards = [asdict(board) for board in client(settings).boards(access)]
+    except ProviderAuthError as refused:
+        # A token we believe valid was refused: the user removed the app on Pinterest.
+        with db.as_service() as conn:
+            current = records.lock(conn, job.user_id, PROVIDER)
+            if current is not None and current["status"] == "connected":
+                records.mark_error(conn, job.user_id, PROVIDER,
+                                   "Pinterest refused the access token; reconnect Pinterest", status="expired")
+        raise tokens.ReconnectRequired("Pinterest refused the access token; the user must reconnect") from refused
+    except ProviderRejected as rejected:
+        raise PermanentError(str(rejected)) from rejected  # asking again gets the same answer
     with db.as_service() as conn:
         current = records.lock(conn, job.user_id, PROVIDER)
         if current is None or current["status"] != "connected":

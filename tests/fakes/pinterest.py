@@ -2,8 +2,11 @@
 
 Tokens: Basic client auth on POST /v5/oauth/token with a form body; codes are single use and
 bound to their redirect_uri; every refresh rotates the refresh token and the old one stops
-working (continuous refresh). Boards page with `bookmark`, `page_size` at most 250. Errors are
-`{"code": n, "message": "…"}`. It can be told to answer 429 or 5xx next.
+working (continuous refresh). Boards page with an opaque `bookmark`, `page_size` at most 250.
+Errors are `{"code": n, "message": "…"}`. It can be told to answer 429 or 5xx (optionally after
+letting a few requests through, to cut a paginated read half-way), to revoke every grant (the
+user removed the app), and to hold a token request until the test releases it (to overlap two
+refreshers deterministically).
 """
 from __future__ import annotations
 
@@ -27,27 +30,49 @@ class FakePinterest:
     codes: dict[str, str] = field(default_factory=dict)
     access_tokens: dict[str, float] = field(default_factory=dict)
     refresh_tokens: set[str] = field(default_factory=set)
-    failures: list[tuple[str, Any]] = field(default_factory=list)
+    failures: list[list[Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    # Every token ever issued, so a test can assert none of them leaked anywhere.
+    issued: list[str] = field(default_factory=list)
+    bookmarks: dict[str, int] = field(default_factory=dict)
+    next_board: int = 0  # board ids are never reused, even after a delete
+    # When set, a token request waits for `release_token` after setting `token_entered`.
+    hold_token: bool = False
+    token_entered: threading.Event = field(default_factory=threading.Event)
+    release_token: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_boards(self, count: int, prefix: str = "Board") -> None:
-        start = len(self.boards)
+        start = self.next_board
+        self.next_board += count
         for n in range(start, start + count):
             self.boards.append({"id": f"{900000000000000 + n}", "name": f"{prefix} {n}", "description": "",
                                 "privacy": "PUBLIC", "pin_count": n % 50, "follower_count": n % 7,
                                 "owner": {"username": self.username}})
 
-    def fail_next(self, operation: str, status: int) -> None:
-        self.failures.append((operation, status))
+    def fail_next(self, operation: str, status: int, *, after: int = 0) -> None:
+        """The next `operation` request (after letting `after` of them through) answers `status`."""
+        self.failures.append([operation, status, after])
 
     def _take_failure(self, operation: str) -> int | None:
         with self.lock:
-            for index, (name, status) in enumerate(self.failures):
-                if name == operation:
+            for index, failure in enumerate(self.failures):
+                if failure[0] == operation:
+                    if failure[2] > 0:
+                        failure[2] -= 1
+                        return None
                     del self.failures[index]
-                    return status
+                    return int(failure[1])
         return None
+
+    def revoke(self) -> None:
+        """The user removed the app on Pinterest: every access and refresh token stops working."""
+        with self.lock:
+            self.access_tokens.clear()
+            self.refresh_tokens.clear()
+
+    def token_requests(self, grant_type: str) -> int:
+        return sum(1 for r in self.requests if r["op"] == "token" and r["grant_type"] == grant_type)
 
     def approve(self, state: str, redirect_uri: str) -> str:
         code = secrets.token_urlsafe(16)
@@ -69,13 +94,17 @@ class FakePinterest:
 
         @app.post("/v5/oauth/token")
         def token():  # type: ignore[no-untyped-def]
+            form = request.form
+            self.requests.append({"op": "token", "grant_type": form.get("grant_type"),
+                                  "redirect_uri": form.get("redirect_uri")})
             expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
             if request.headers.get("Authorization") != f"Basic {expected}":
                 return self._error(401, 2, "Authentication failed.")
             if request.is_json:
                 return self._error(400, 1, "Content-Type must be application/x-www-form-urlencoded")
-            form = request.form
-            self.requests.append({"op": "token", "grant_type": form.get("grant_type")})
+            if self.hold_token:
+                self.token_entered.set()
+                self.release_token.wait(30)
             failure = self._take_failure("token")
             if failure:
                 return self._error(failure, 8, "Failure")
@@ -95,6 +124,7 @@ class FakePinterest:
                 refresh = f"pinr_{secrets.token_urlsafe(24)}"
                 self.access_tokens[access] = time.time() + 2_592_000
                 self.refresh_tokens.add(refresh)
+                self.issued.extend((access, refresh))
             now = int(time.time())
             return jsonify({"access_token": access, "token_type": "bearer", "expires_in": 2_592_000,
                             "scope": "boards:read,pins:read,user_accounts:read", "refresh_token": refresh,
@@ -105,6 +135,9 @@ class FakePinterest:
         def user_account():  # type: ignore[no-untyped-def]
             if not self._authorised():
                 return self._error(401, 2, "Authentication failed.")
+            failure = self._take_failure("user_account")
+            if failure:
+                return self._error(failure, 8, "Failure")
             return jsonify({"account_type": "BUSINESS", "id": "549755885175", "username": self.username,
                             "business_name": "Haven Prints", "board_count": len(self.boards),
                             "profile_image": "", "website_url": "https://havenprints.example"})
@@ -113,7 +146,8 @@ class FakePinterest:
         def boards():  # type: ignore[no-untyped-def]
             if not self._authorised():
                 return self._error(401, 2, "Authentication failed.")
-            self.requests.append({"op": "boards", "bookmark": request.args.get("bookmark")})
+            self.requests.append({"op": "boards", "bookmark": request.args.get("bookmark"),
+                                  "page_size": request.args.get("page_size")})
             failure = self._take_failure("boards")
             if failure:
                 return self._error(failure, 8 if failure == 429 else 1, "Too many requests" if failure == 429 else "Error")
@@ -123,9 +157,15 @@ class FakePinterest:
                 return self._error(400, 1, "Invalid page_size")
             if not 1 <= page_size <= 250:
                 return self._error(400, 1, "page_size must be between 1 and 250")
-            start = int(request.args.get("bookmark") or 0)
+            bookmark = request.args.get("bookmark")
+            if bookmark and bookmark not in self.bookmarks:
+                return self._error(400, 1, "Invalid bookmark")
+            start = self.bookmarks[bookmark] if bookmark else 0
             page = self.boards[start:start + page_size]
-            next_start = start + page_size
-            return jsonify({"items": page, "bookmark": str(next_start) if next_start < len(self.boards) else None})
+            next_bookmark = None
+            if start + page_size < len(self.boards):
+                next_bookmark = secrets.token_urlsafe(12)  # opaque, as Pinterest's are
+                self.bookmarks[next_bookmark] = start + page_size
+            return jsonify({"items": page, "bookmark": next_bookmark})
 
         return app
