@@ -20,6 +20,8 @@ class HavenServer(BaseApplication):  # type: ignore[misc]
             "bind": f"{host}:{port}",
             "workers": settings.web_workers,
             "worker_class": "gthread",
+            # The kernel spreads new connections evenly over the workers (SO_REUSEPORT).
+            "reuse_port": True,
             "threads": settings.web_threads,
             "timeout": 60,
             "graceful_timeout": 30,

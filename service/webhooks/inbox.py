@@ -1,18 +1,17 @@
 """Group commit for webhook deliveries.
 
-Each request hands its verified delivery to the process's batcher and waits. One thread writes
-whatever has arrived since its last write in a single statement and a single commit, then
-answers every waiting request with its own outcome: no request is answered before its delivery
-is committed, nothing is held in memory past that, and a burst of deliveries costs one round
-trip and one commit (with one NOTIFY, which serialises committing transactions) instead of one
-each. There is no timer: a lone delivery is written at once.
+Concurrent requests combine their deliveries into one statement and one commit (with one NOTIFY,
+which serialises committing transactions) instead of one each. The request that finds no write
+under way becomes the writer: it writes everything pending, its own delivery included, and
+answers the others; requests arriving meanwhile wait for the next write. No request is answered
+before its delivery is committed, nothing is held past that, and there is no timer or extra
+thread: a lone delivery is written at once by its own request. Followers are at most the
+server's other request threads, so a writer's loop is short.
 """
 from __future__ import annotations
 
 import json
 import logging
-import os
-import queue
 import threading
 from concurrent.futures import Future
 from typing import Any
@@ -36,37 +35,30 @@ class DeliveryBatcher:
         self.db = db
         self.max_batch = max_batch
         self.wait_seconds = wait_seconds
-        self._pending: queue.SimpleQueue[tuple[str, Future[str]]] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._writer: threading.Thread | None = None
-        self._writer_pid = 0
+        self._pending: list[tuple[str, Future[str]]] = []
+        self._writing = False
 
     def accept(self, delivery: dict[str, Any], payload_json: str) -> str:
         """Records one delivery (its body as validated JSON text); returns accepted/duplicate/unknown_shop."""
         # The body joins the batch as the text it arrived as: no second serialisation.
         item = json.dumps(delivery)[:-1] + ', "payload": ' + payload_json + "}"
         future: Future[str] = Future()
-        self._pending.put((item, future))
-        self._ensure_writer()
+        with self._lock:
+            self._pending.append((item, future))
+            lead = not self._writing
+            self._writing = True
+        if lead:
+            self._write_pending()
         return future.result(timeout=self.wait_seconds)
 
-    def _ensure_writer(self) -> None:
-        if self._writer is not None and self._writer_pid == os.getpid() and self._writer.is_alive():
-            return
-        with self._lock:
-            if self._writer is None or self._writer_pid != os.getpid() or not self._writer.is_alive():
-                self._writer = threading.Thread(target=self._write_forever, name="webhook-inbox", daemon=True)
-                self._writer_pid = os.getpid()
-                self._writer.start()
-
-    def _write_forever(self) -> None:
+    def _write_pending(self) -> None:
         while True:
-            batch = [self._pending.get()]
-            while len(batch) < self.max_batch:
-                try:
-                    batch.append(self._pending.get_nowait())
-                except queue.Empty:
-                    break
+            with self._lock:
+                batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+                if not batch:
+                    self._writing = False
+                    return
             self._write(batch)
 
     def _write(self, batch: list[tuple[str, Future[str]]]) -> None:
