@@ -173,7 +173,7 @@ def test_json_round_trips_every_field_of_every_type(client, database_url, seeded
     response = get(client, seeded, type=type_, format="json", fields=",".join(keys), **RANGE)
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.headers["Content-Type"] == "application/json"
-    assert response.headers["Content-Disposition"].endswith(f'.json"')
+    assert response.headers["Content-Disposition"].endswith('.json"')
     parsed = json.loads(response.get_data(as_text=True), parse_float=Decimal)
     expected = view_rows(database_url, seeded.id, type_, keys)
     assert int(response.headers["X-Record-Count"]) == len(parsed) == len(expected)

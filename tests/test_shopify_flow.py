@@ -92,7 +92,7 @@ def connect(client, fake, user) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_install_redirects_to_shopify_for_an_offline_token(shop_client, fake, user, database_url):
-    response = shop_client.get(f"/api/integrations/shopify/install?shop=Haven-Prints.myshopify.com",
+    response = shop_client.get("/api/integrations/shopify/install?shop=Haven-Prints.myshopify.com",
                                headers=user.headers)
     assert response.status_code == 302
     location = urlsplit(response.headers["Location"])

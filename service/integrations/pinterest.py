@@ -27,10 +27,10 @@ from ..errors import Conflict
 from ..providers import ProviderAuthError, ProviderError, ProviderRejected
 from ..providers.pinterest import PinterestClient
 from ..queue.registry import Job, PermanentError, Registry
-from . import records, tokens
-from .oauth_state import OAuthStateError, begin_oauth, consume_oauth_state
+from . import oauth_flow, records, tokens
+from .oauth_state import OAuthStateError, consume_oauth_state
 from .records import TokenSet
-from .redirects import callback_url, front_end
+from .oauth_flow import AuthorizeUrl, callback_url, front_end
 
 log = logging.getLogger(__name__)
 PROVIDER = "pinterest"
@@ -65,9 +65,6 @@ class InstallQuery(Strict):
     format: Literal["redirect", "json"] = Field("redirect", description="json: answer the URL instead of redirecting")
 
 
-class AuthorizeUrl(BaseModel):
-    authorize_url: str
-
 
 class SyncQueued(BaseModel):
     queued: bool
@@ -81,21 +78,11 @@ class SyncQueued(BaseModel):
 def install(caller: Caller, query: InstallQuery):  # type: ignore[no-untyped-def]
     settings = services().settings
     pinterest = client(settings)
-    with services().db.as_service() as conn:
-        state = begin_oauth(conn, caller.user_id, PROVIDER)
-        records.mark_connecting(conn, caller.user_id, PROVIDER)
-    url = pinterest.authorize_url(scopes=settings.pinterest_scopes, state=state, redirect_uri=callback_url(settings, PROVIDER))
-    if query.format == "json":
-        return AuthorizeUrl(authorize_url=url)
-    return redirect(url, code=302)
+    return oauth_flow.start(
+        caller.user_id, PROVIDER, as_json=query.format == "json",
+        authorize_url=lambda state: pinterest.authorize_url(scopes=settings.pinterest_scopes, state=state,
+                                                            redirect_uri=callback_url(settings, PROVIDER)))
 
-
-def _fail(settings: Settings, code: CallbackError, user_id: str | None = None, detail: str | None = None):  # type: ignore[no-untyped-def]
-    if user_id is not None:
-        with services().db.as_service() as conn:
-            records.mark_error(conn, user_id, PROVIDER, detail or code.replace("_", " "), keep_connected=True)
-    log.warning("Pinterest callback refused: %s", code)
-    return redirect(front_end(settings, error=code), code=302)
 
 
 @bp.get("/api/integrations/pinterest/callback")
@@ -106,29 +93,29 @@ def _fail(settings: Settings, code: CallbackError, user_id: str | None = None, d
 def callback():  # type: ignore[no-untyped-def]
     settings = services().settings
     if not settings.pinterest_client_id or not settings.pinterest_client_secret:
-        return _fail(settings, "not_configured")
+        return oauth_flow.refuse(PROVIDER, "not_configured")
     state, code, denied = request.args.get("state"), request.args.get("code"), request.args.get("error")
     if not state or not (code or denied):
-        return _fail(settings, "missing_parameters")
+        return oauth_flow.refuse(PROVIDER, "missing_parameters")
     db = services().db
     try:
         with db.as_service() as conn:
             user_id = consume_oauth_state(conn, PROVIDER, state)
     except OAuthStateError as exc:
         log.warning("Pinterest callback state refused (%s)", exc.reason)
-        return _fail(settings, "invalid_state")
+        return oauth_flow.refuse(PROVIDER, "invalid_state")
     if denied or not code:
-        return _fail(settings, "access_denied", user_id, "Pinterest access was not granted")
+        return oauth_flow.refuse(PROVIDER, "access_denied", user_id, "Pinterest access was not granted")
 
     pinterest = client(settings)
     try:
         grant = pinterest.exchange_code(code, callback_url(settings, PROVIDER))
     except ProviderError as exc:
-        return _fail(settings, "token_exchange_failed", user_id, f"Pinterest token exchange failed: {exc}")
+        return oauth_flow.refuse(PROVIDER, "token_exchange_failed", user_id, f"Pinterest token exchange failed: {exc}")
     try:
         account = pinterest.user_account(grant.access_token)
     except ProviderError as exc:
-        return _fail(settings, "account_failed", user_id, f"Pinterest account query failed: {exc}")
+        return oauth_flow.refuse(PROVIDER, "account_failed", user_id, f"Pinterest account query failed: {exc}")
 
     metadata: dict[str, Any] = {
         "account_name": account.get("business_name") or account["username"],

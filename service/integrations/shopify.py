@@ -19,7 +19,7 @@ from typing import Any, Literal
 import psycopg
 from flask import Blueprint, redirect, request
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from ..api import Strict, endpoint
 from ..app import services
@@ -30,10 +30,10 @@ from ..errors import BadRequest, Conflict
 from ..providers import ProviderAuthError, ProviderError
 from ..providers.shopify import ShopifyClient, normalise_shop, topic_enum, verify_oauth_hmac
 from ..queue.registry import Job, PermanentError, Registry
-from . import records, tokens
-from .oauth_state import OAuthStateError, begin_oauth, consume_oauth_state
+from . import oauth_flow, records, tokens
+from .oauth_state import OAuthStateError, consume_oauth_state
 from .records import TokenSet
-from .redirects import callback_url, front_end
+from .oauth_flow import AuthorizeUrl, callback_url, front_end
 
 log = logging.getLogger(__name__)
 PROVIDER = "shopify"
@@ -79,9 +79,6 @@ class InstallQuery(Strict):
     format: Literal["redirect", "json"] = Field("redirect", description="json: answer the URL instead of redirecting")
 
 
-class AuthorizeUrl(BaseModel):
-    authorize_url: str
-
 
 @bp.get("/api/integrations/shopify/install")
 @endpoint("Start connecting a Shopify shop: redirect to (or answer) Shopify's authorize URL",
@@ -93,21 +90,11 @@ def install(caller: Caller, query: InstallQuery):  # type: ignore[no-untyped-def
     if shop is None:
         raise BadRequest("shop must be a *.myshopify.com domain", code="invalid_shop")
     shopify = client(settings)
-    with services().db.as_service() as conn:
-        state = begin_oauth(conn, caller.user_id, PROVIDER, shop)
-        records.mark_connecting(conn, caller.user_id, PROVIDER, {"shop_domain": shop})
-    url = shopify.authorize_url(shop, scopes=settings.shopify_scopes, state=state, redirect_uri=callback_url(settings, PROVIDER))
-    if query.format == "json":
-        return AuthorizeUrl(authorize_url=url)
-    return redirect(url, code=302)
+    return oauth_flow.start(
+        caller.user_id, PROVIDER, as_json=query.format == "json", shop=shop, metadata={"shop_domain": shop},
+        authorize_url=lambda state: shopify.authorize_url(shop, scopes=settings.shopify_scopes, state=state,
+                                                          redirect_uri=callback_url(settings, PROVIDER)))
 
-
-def _fail(settings: Settings, code: CallbackError, user_id: str | None = None, detail: str | None = None):  # type: ignore[no-untyped-def]
-    if user_id is not None:
-        with services().db.as_service() as conn:
-            records.mark_error(conn, user_id, PROVIDER, detail or code.replace("_", " "), keep_connected=True)
-    log.warning("Shopify callback refused: %s", code)
-    return redirect(front_end(settings, error=code), code=302)
 
 
 @bp.get("/api/integrations/shopify/callback")
@@ -119,39 +106,39 @@ def _fail(settings: Settings, code: CallbackError, user_id: str | None = None, d
 def callback():  # type: ignore[no-untyped-def]
     settings = services().settings
     if not settings.shopify_client_secret or not settings.shopify_client_id:
-        return _fail(settings, "not_configured")
+        return oauth_flow.refuse(PROVIDER, "not_configured")
     params = list(request.args.items(multi=True))
     if not verify_oauth_hmac(params, request.args.get("hmac"), settings.shopify_client_secret):
-        return _fail(settings, "invalid_hmac")
+        return oauth_flow.refuse(PROVIDER, "invalid_hmac")
     try:
         age = abs(time.time() - int(request.args.get("timestamp", "")))
     except ValueError:
-        return _fail(settings, "stale_request")
+        return oauth_flow.refuse(PROVIDER, "stale_request")
     if age > settings.shopify_callback_max_age_seconds:
-        return _fail(settings, "stale_request")
+        return oauth_flow.refuse(PROVIDER, "stale_request")
     shop = normalise_shop(request.args.get("shop"))
     if shop is None:
-        return _fail(settings, "invalid_shop")
+        return oauth_flow.refuse(PROVIDER, "invalid_shop")
     code, state = request.args.get("code"), request.args.get("state")
     if not code or not state:
-        return _fail(settings, "invalid_state")
+        return oauth_flow.refuse(PROVIDER, "invalid_state")
     db = services().db
     try:
         with db.as_service() as conn:
             user_id = consume_oauth_state(conn, PROVIDER, state, shop)
     except OAuthStateError as exc:
         log.warning("Shopify callback state refused (%s)", exc.reason)
-        return _fail(settings, "invalid_state")
+        return oauth_flow.refuse(PROVIDER, "invalid_state")
 
     shopify = client(settings)
     try:
         grant = shopify.exchange_code(shop, code)
     except ProviderError as exc:
-        return _fail(settings, "token_exchange_failed", user_id, f"Shopify token exchange failed: {exc}")
+        return oauth_flow.refuse(PROVIDER, "token_exchange_failed", user_id, f"Shopify token exchange failed: {exc}")
     try:
         info = shopify.shop_info(shop, grant.access_token)
     except ProviderError as exc:
-        return _fail(settings, "shop_info_failed", user_id, f"Shopify shop query failed: {exc}")
+        return oauth_flow.refuse(PROVIDER, "shop_info_failed", user_id, f"Shopify shop query failed: {exc}")
 
     connected = TokenSet(grant.access_token, grant.refresh_token, grant.expires_at, grant.refresh_token_expires_at)
     metadata = {"shop_domain": shop, "shop_name": info["name"], "access_scopes": grant.scopes}
