@@ -40,7 +40,8 @@ pytest: deps system-deps-test
 	$(BIN)/pytest
 
 bench: deps system-deps-bench
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@# -P: bench/ stays off sys.path, where bench/queue.py would shadow the standard library.
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python -P $$script || exit 1; done
 
 clean:
 	-$(BIN)/haven db down 2>/dev/null

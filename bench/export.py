@@ -12,20 +12,22 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
-import subprocess
 import sys
-import time
-import uuid
-from datetime import datetime, timezone
 from pathlib import Path
 
-import psycopg
-import requests
-from psycopg.rows import dict_row
-
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The repo root, not bench/: bench/queue.py would shadow the standard library's queue module.
+sys.path[0] = str(ROOT)
+
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
+
+import psycopg  # noqa: E402
+import requests  # noqa: E402
+from psycopg.rows import dict_row  # noqa: E402
 
 from service.auth import sign_dev_token  # noqa: E402
 from service.exports.request import resolve_export_request  # noqa: E402

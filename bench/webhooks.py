@@ -15,7 +15,7 @@ from pathlib import Path
 # The repo root, not bench/: bench/queue.py would shadow the standard library's queue module.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-import json
+import json  # noqa: E402
 import os
 import shutil
 import statistics
