@@ -31,10 +31,6 @@ comment on table public.shopify_webhook_events is
 create index shopify_webhook_events_user_id_received_at_idx
 on public.shopify_webhook_events (user_id, received_at desc);
 
--- Redaction finds a shop's pending bodies by domain.
-create index shopify_webhook_events_shop_domain_idx
-on public.shopify_webhook_events (shop_domain, received_at desc);
-
 alter table public.shopify_webhook_events enable row level security;
 
 create policy shopify_webhook_events_select_own on public.shopify_webhook_events

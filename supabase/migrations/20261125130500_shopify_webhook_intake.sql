@@ -44,21 +44,6 @@ comment on function public.claim_shopify_shop(uuid, text) is
 revoke all on function public.claim_shopify_shop(uuid, text) from public, anon, authenticated;
 grant execute on function public.claim_shopify_shop(uuid, text) to service_role;
 
-create function public.shopify_shop_owner(p_shop_domain text)
-returns uuid
-language sql
-stable
-set search_path = ''
-as $$
-  select s.user_id from public.shopify_shops as s where s.shop_domain = pg_catalog.lower(p_shop_domain)
-$$;
-
-comment on function public.shopify_shop_owner(text) is
-'The user a shop domain belongs to, or null for a shop nobody connected.';
-
-revoke all on function public.shopify_shop_owner(text) from public, anon, authenticated;
-grant execute on function public.shopify_shop_owner(text) to service_role;
-
 create function public.accept_shopify_webhooks(p_deliveries jsonb)
 returns text[]
 language plpgsql
