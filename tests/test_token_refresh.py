@@ -266,3 +266,25 @@ def test_the_window_is_a_setting(world, user, database_url):
     assert world.fake.token_requests("refresh_token") == 0
     refresh_now(world)
     assert world.fake.token_requests("refresh_token") == 1
+
+
+def test_a_database_error_for_one_user_does_not_cost_the_others_their_refresh(world, make_user, database_url,
+                                                                             monkeypatch):
+    first, second = make_user(), make_user()
+    for someone in (first, second):
+        world.connect(someone.headers)
+        expire_within(database_url, someone.id, "1 day")
+    real = tokens.refresh_if_due
+    failed: list[str] = []
+
+    def flaky(db, refresher, user_id):  # type: ignore[no-untyped-def]
+        if not failed:
+            failed.append(user_id)
+            raise psycopg.errors.SerializationFailure("could not serialize access")
+        return real(db, refresher, user_id)
+
+    monkeypatch.setattr(tokens, "refresh_if_due", flaky)
+    refresh_now(world)
+    survivor = second.id if failed[0] == first.id else first.id
+    assert world.integration(survivor)["last_refreshed_at"] is not None
+    assert world.integration(failed[0])["last_refreshed_at"] is None

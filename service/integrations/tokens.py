@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import psycopg
+
 from .. import vault
 from ..config import Settings
 from ..db import Database
@@ -117,9 +119,11 @@ def refresh_due_tokens(context: WorkerContext) -> None:
         for user_id in due:
             try:
                 outcome = refresh_if_due(context.db, refresher, user_id)
-            except (ProviderError, PermanentError) as exc:
-                # Passing trouble: the next run, still inside the window, tries again.
-                log.warning("%s token refresh for user %s failed: %s", refresher.name, user_id, exc)
+            except (ProviderError, PermanentError, psycopg.Error) as exc:
+                # Passing trouble with one user must not cost the others their refresh: the next
+                # run, still inside the window, tries this one again.
+                log.warning("%s token refresh for user %s failed: %s", refresher.name, user_id,
+                            exc if not isinstance(exc, psycopg.Error) else type(exc).__name__)
                 continue
             log.info("%s token for user %s: %s", refresher.name, user_id, outcome)
 

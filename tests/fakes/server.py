@@ -13,7 +13,9 @@ from werkzeug.serving import make_server
 def serve(app: Any) -> Iterator[str]:
     """Yields the base URL (http://127.0.0.1:<port>) while the app answers there."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="fake-provider", daemon=True)
+    # A short poll: shutdown() waits for it, once per fake per test.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-provider",
+                              daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
