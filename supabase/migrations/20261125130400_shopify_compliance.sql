@@ -32,6 +32,39 @@ revoke all on table public.shopify_compliance_requests from anon, authenticated,
 grant select on table public.shopify_compliance_requests to authenticated;
 grant select, insert on table public.shopify_compliance_requests to service_role;
 
+create function public.record_shopify_compliance(
+  p_user_id uuid, p_topic text, p_payload jsonb, p_result jsonb, p_action_type text
+)
+returns uuid
+language plpgsql
+set search_path = ''
+as $$
+declare
+  request_id uuid;
+begin
+  insert into public.shopify_compliance_requests (
+    user_id, topic, shop_domain, shopify_customer_id, data_request_id, result
+  )
+  values (
+    p_user_id, p_topic, coalesce(p_payload ->> 'shop_domain', ''), p_payload -> 'customer' ->> 'id',
+    p_payload -> 'data_request' ->> 'id', p_result
+  )
+  returning id into request_id;
+  perform public.log_activity(
+    p_user_id, p_action_type, pg_catalog.jsonb_build_object('compliance_request_id', request_id), true, 'compliance'
+  );
+  return request_id;
+end
+$$;
+
+comment on function public.record_shopify_compliance(uuid, text, jsonb, jsonb, text) is
+'The audit row of a privacy request acted on (ids from the payload, the given result) and its activity entry.';
+
+revoke all on function public.record_shopify_compliance(uuid, text, jsonb, jsonb, text) from public,
+anon,
+authenticated;
+grant execute on function public.record_shopify_compliance(uuid, text, jsonb, jsonb, text) to service_role;
+
 create function public.compile_shopify_customer_data(p_user_id uuid, p_payload jsonb)
 returns uuid
 language plpgsql
@@ -65,21 +98,8 @@ begin
         )
     ), '[]'::jsonb)
   ) into compiled;
-  insert into public.shopify_compliance_requests (
-    user_id, topic, shop_domain, shopify_customer_id, data_request_id, result
-  )
-  values (
-    p_user_id, 'customers/data_request', coalesce(p_payload ->> 'shop_domain', ''), customer_key,
-    p_payload -> 'data_request' ->> 'id', compiled
-  )
-  returning id into request_id;
-  perform public.log_activity(
-    p_user_id, 'shopify_customer_data_requested',
-    pg_catalog.jsonb_build_object(
-      'compliance_request_id', request_id,
-      'orders', pg_catalog.jsonb_array_length(compiled -> 'orders')
-    ),
-    true, 'compliance'
+  request_id := public.record_shopify_compliance(
+    p_user_id, 'customers/data_request', p_payload, compiled, 'shopify_customer_data_requested'
   );
   return request_id;
 end
@@ -153,18 +173,13 @@ begin
     );
   get diagnostics bodies_dropped = row_count;
 
-  insert into public.shopify_compliance_requests (user_id, topic, shop_domain, shopify_customer_id, result)
-  values (
-    p_user_id, 'customers/redact', coalesce(p_payload ->> 'shop_domain', ''), customer_key,
+  request_id := public.record_shopify_compliance(
+    p_user_id, 'customers/redact', p_payload,
     pg_catalog.jsonb_build_object(
       'customers_deleted', customers_deleted, 'orders_redacted', orders_redacted,
       'leads_deleted', leads_redacted, 'webhook_bodies_dropped', bodies_dropped
-    )
-  )
-  returning id into request_id;
-  perform public.log_activity(
-    p_user_id, 'shopify_customer_redacted',
-    pg_catalog.jsonb_build_object('compliance_request_id', request_id), true, 'compliance'
+    ),
+    'shopify_customer_redacted'
   );
   return request_id;
 end
@@ -196,17 +211,12 @@ begin
   delete from public.shopify_webhook_events as e
   where e.user_id = p_user_id and e.topic not in ('customers/data_request', 'customers/redact', 'shop/redact');
   get diagnostics events_deleted = row_count;
-  insert into public.shopify_compliance_requests (user_id, topic, shop_domain, result)
-  values (
-    p_user_id, 'shop/redact', coalesce(p_payload ->> 'shop_domain', ''),
+  request_id := public.record_shopify_compliance(
+    p_user_id, 'shop/redact', p_payload,
     pg_catalog.jsonb_build_object(
       'orders_deleted', orders_deleted, 'customers_deleted', customers_deleted, 'webhook_events_deleted', events_deleted
-    )
-  )
-  returning id into request_id;
-  perform public.log_activity(
-    p_user_id, 'shopify_shop_redacted',
-    pg_catalog.jsonb_build_object('compliance_request_id', request_id), true, 'compliance'
+    ),
+    'shopify_shop_redacted'
   );
   return request_id;
 end
