@@ -72,7 +72,6 @@ set search_path = ''
 as $$
 declare
   customer_key text := p_payload -> 'customer' ->> 'id';
-  request_id uuid;
   compiled jsonb;
 begin
   if customer_key is null then
@@ -98,10 +97,9 @@ begin
         )
     ), '[]'::jsonb)
   ) into compiled;
-  request_id := public.record_shopify_compliance(
+  return public.record_shopify_compliance(
     p_user_id, 'customers/data_request', p_payload, compiled, 'shopify_customer_data_requested'
   );
-  return request_id;
 end
 $$;
 
@@ -123,7 +121,6 @@ declare
   leads_redacted integer;
   customers_deleted integer;
   bodies_dropped integer;
-  request_id uuid;
 begin
   if customer_key is null then
     raise exception 'redact_shopify_customer: the payload names no customer' using errcode = '22023';
@@ -173,7 +170,7 @@ begin
     );
   get diagnostics bodies_dropped = row_count;
 
-  request_id := public.record_shopify_compliance(
+  return public.record_shopify_compliance(
     p_user_id, 'customers/redact', p_payload,
     pg_catalog.jsonb_build_object(
       'customers_deleted', customers_deleted, 'orders_redacted', orders_redacted,
@@ -181,7 +178,6 @@ begin
     ),
     'shopify_customer_redacted'
   );
-  return request_id;
 end
 $$;
 
@@ -200,7 +196,6 @@ declare
   orders_deleted integer;
   customers_deleted integer;
   events_deleted integer;
-  request_id uuid;
 begin
   delete from public.customer_orders as o where o.user_id = p_user_id;
   get diagnostics orders_deleted = row_count;
@@ -211,14 +206,13 @@ begin
   delete from public.shopify_webhook_events as e
   where e.user_id = p_user_id and e.topic not in ('customers/data_request', 'customers/redact', 'shop/redact');
   get diagnostics events_deleted = row_count;
-  request_id := public.record_shopify_compliance(
+  return public.record_shopify_compliance(
     p_user_id, 'shop/redact', p_payload,
     pg_catalog.jsonb_build_object(
       'orders_deleted', orders_deleted, 'customers_deleted', customers_deleted, 'webhook_events_deleted', events_deleted
     ),
     'shopify_shop_redacted'
   );
-  return request_id;
 end
 $$;
 
