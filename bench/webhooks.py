@@ -5,6 +5,8 @@ Starts a throwaway cluster, a migrated database with one connected shop, and `ha
 liveness route (GET /livez) and POST /api/webhooks/shopify with wrk. Every webhook is signed
 and carries its own X-Shopify-Webhook-Id, so each one is verified, recorded in the inbox and
 queued: the full path. Goal: at least 70 % of the no-op rate.
+It also prints the CPU each request costs the server and Postgres (their process trees'
+CPU time around each run): where the time goes.
 Last line: RESULT webhooks_per_s=… noop_per_s=… ratio_vs_noop=…
 """
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 # The repo root, not bench/: bench/queue.py would shadow the standard library's queue module.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-import json  # noqa: E402
+import json
 import os
 import shutil
 import statistics
@@ -24,13 +26,13 @@ import tempfile
 import time
 import uuid
 
+import psutil
 import psycopg
 import requests
 
-
-from service.localdb import free_port  # noqa: E402
-from service.providers.shopify import webhook_hmac  # noqa: E402
-from service.testing import migrated_template, throwaway_cluster  # noqa: E402
+from service.localdb import free_port
+from service.providers.shopify import webhook_hmac
+from service.testing import migrated_template, throwaway_cluster
 
 SECRET = "bench-shopify-secret"
 SHOP = "bench-prints.myshopify.com"
@@ -68,6 +70,27 @@ end
 """
 
 
+def cpu_seconds(root: psutil.Process) -> float:
+    """CPU time of a process tree (the server, or the Postgres cluster), all threads included."""
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:  # a backend that ended between listing and reading
+            continue
+        total += times.user + times.system
+    return total
+
+
+def measured(url: str, script: Path | None, server: psutil.Process, postgres: psutil.Process) -> dict[str, float]:
+    """One wrk run: its rate, and the CPU (µs) each request cost the server and Postgres."""
+    server_before, postgres_before = cpu_seconds(server), cpu_seconds(postgres)
+    rate, _ = wrk(url, script)
+    requests_made = rate * DURATION_S
+    return {"rate": rate, "server_us": 1e6 * (cpu_seconds(server) - server_before) / requests_made,
+            "postgres_us": 1e6 * (cpu_seconds(postgres) - postgres_before) / requests_made}
+
+
 def wrk(url: str, script: Path | None) -> tuple[float, str]:
     args = ["wrk", "-t", str(WRK_THREADS), "-c", str(CONNECTIONS), "-d", f"{DURATION_S}s", "--latency"]
     if script is not None:
@@ -81,6 +104,10 @@ def wrk(url: str, script: Path | None) -> tuple[float, str]:
     return rate, output
 
 
+def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
 def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: `make bench` installs it (as root), or apt-get install wrk")
@@ -91,6 +118,8 @@ def main() -> None:
             conn.execute("insert into auth.users (id, aud, role, email) values (%s, 'authenticated',"
                          " 'authenticated', 'bench@example.test')", [user_id])
             conn.execute("select public.claim_shopify_shop(%s, %s)", [user_id, SHOP])
+            backend_pid = conn.execute("select pg_backend_pid()").fetchone()[0]
+        postmaster_pid = psutil.Process(backend_pid).ppid()
         port = free_port()
         env = {**os.environ, "DATABASE_URL": url, "SHOPIFY_CLIENT_ID": "bench", "SHOPIFY_CLIENT_SECRET": SECRET,
                "HAVEN_LOG_LEVEL": "WARNING", "HAVEN_DB_POOL_MAX": "10"}
@@ -115,13 +144,14 @@ def main() -> None:
                 script.write_text(WRK_WEBHOOK_SCRIPT % {
                     "shop": SHOP, "hmac": webhook_hmac(body, SECRET), "run": uuid.uuid4().hex[:8],
                     "body": json.dumps(body.decode())})
+                server_usage, postgres_usage = psutil.Process(server.pid), psutil.Process(postmaster_pid)
                 wrk(base + "/livez", None)  # warm up
-                noop_rates, webhook_rates = [], []
+                noop_runs, webhook_runs = [], []
                 for _ in range(ROUNDS):  # interleaved, so both see the same machine
-                    noop_rates.append(wrk(base + "/livez", None)[0])
-                    rate, webhook_output = wrk(base, script)
-                    webhook_rates.append(rate)
-                noop_rate, webhook_rate = statistics.median(noop_rates), statistics.median(webhook_rates)
+                    noop_runs.append(measured(base + "/livez", None, server_usage, postgres_usage))
+                    webhook_runs.append(measured(base, script, server_usage, postgres_usage))
+            noop, webhook = median_of(noop_runs), median_of(webhook_runs)
+            noop_rate, webhook_rate = noop["rate"], webhook["rate"]
             with psycopg.connect(url) as conn:
                 recorded = conn.execute("select count(*) from public.shopify_webhook_events").fetchone()[0]
                 queued = conn.execute("select count(*) from public.retry_queue"
@@ -132,9 +162,14 @@ def main() -> None:
     ratio = webhook_rate / noop_rate
     print(f"server: haven serve (gunicorn gthread) on loopback; load: wrk -t{WRK_THREADS} -c{CONNECTIONS} "
           f"-d{DURATION_S}s; cores: {os.cpu_count()}")
-    print(f"no-op GET /livez:                    {' '.join(f'{r:.0f}' for r in noop_rates)} req/s (median {noop_rate:.0f})")
-    print(f"verified POST /api/webhooks/shopify: {' '.join(f'{r:.0f}' for r in webhook_rates)} req/s "
+    noop_rates = " ".join(f"{run['rate']:.0f}" for run in noop_runs)
+    webhook_rates = " ".join(f"{run['rate']:.0f}" for run in webhook_runs)
+    print(f"no-op GET /livez:                    {noop_rates} req/s (median {noop_rate:.0f})")
+    print(f"verified POST /api/webhooks/shopify: {webhook_rates} req/s "
           f"(median {webhook_rate:.0f}); {recorded} deliveries recorded, {queued} processing items queued")
+    for name, run in (("no-op", noop), ("webhook", webhook)):
+        print(f"CPU per {name} request (medians): server {run['server_us']:.0f} µs, "
+              f"Postgres {run['postgres_us']:.0f} µs")
     print(f"RESULT webhooks_per_s={webhook_rate:.0f} noop_per_s={noop_rate:.0f} ratio_vs_noop={ratio:.2f}")
 
 
