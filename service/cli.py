@@ -285,10 +285,6 @@ def run(email: str) -> None:
         queue_worker.wait()
 
 
-if __name__ == "__main__":
-    main()
-
-
 @main.command("export")
 @click.option("--type", "export_type", required=True, help="leads, customers, orders, pins, quotes, assets, analytics.")
 @click.option("--format", "export_format", default="csv", show_default=True, help="csv or json.")
@@ -310,3 +306,7 @@ def export(export_type: str, export_format: str, out: Path, email: str | None, u
     run_export(_settings(), _database_url(_settings()), export_type=export_type, export_format=export_format,
                out=out, email=email, user_id=user_id, fields=fields, start_date=start_date, end_date=end_date,
                limit=limit)
+
+
+if __name__ == "__main__":
+    main()

@@ -90,9 +90,11 @@ class Database:
     def call_as_service(self, query: str, params: list[Any]) -> dict[str, Any] | None:
         """One statement, atomic on its own, as `service_role`, in one round trip.
 
-        For hot paths (the webhook receiver). Its connections come from a small pool of their
-        own, switched to `service_role` once when opened and used in autocommit, so a call is
-        one statement and no BEGIN, SET or COMMIT round trips. Returns the first row.
+        For hot paths (the webhook receiver), and for writes made while holding a connection of
+        the main pool (an export's history), which must not wait on that same pool. Its
+        connections come from a small pool of their own, switched to `service_role` once when
+        opened and used in autocommit, so a call is one statement and no BEGIN, SET or COMMIT
+        round trips. Returns the first row.
         """
         if self._single_statement_pool is None:
             with self._single_statement_lock:

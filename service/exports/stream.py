@@ -6,7 +6,10 @@ as the caller (RLS draws the tenant boundary), counts the rows the file will hol
 range above the type's cap rather than cutting it silently — and writes the `export_history` row
 (status `streaming`). Iterating the returned `ExportStream` runs the COPY in that same snapshot,
 so the count sent in `X-Record-Count` is exactly what the body holds. The history row is
-completed with the streamed count, or marked `failed` / `abandoned` (client went away).
+completed with the streamed count, or marked `failed` / `abandoned` (client went away). The read
+transaction holds an advisory lock on the row's key until the outcome is recorded; if the process
+dies first, the worker's sweep (`public.fail_orphaned_exports`) finds the lock free and marks the
+row failed.
 
 CSV: Postgres writes the rows (`FORMAT csv`: RFC 4180 quoting, NULL as an empty unquoted cell,
 "" for an empty string); the header of field labels is written here with the csv module. Text
@@ -20,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
 from datetime import date, datetime, time, timezone
@@ -166,13 +170,14 @@ class ExportStream:
             return
         self._settled = True
         try:
-            # End the read transaction first (rolled back when the stream broke off).
+            # Recorded while the read transaction still holds the stream's lock, so the sweep of
+            # orphaned exports (public.fail_orphaned_exports) never takes a finishing one for dead.
+            record_outcome(self._db, self.history_id, status, rows, error)
+        finally:
             if exc is None:
                 self._stack.close()
-            else:
+            else:  # rolled back
                 self._stack.__exit__(type(exc), exc, exc.__traceback__)
-        finally:
-            record_outcome(self._db, self.history_id, status, rows, error)
 
     def close(self) -> None:
         if self._iterator is not None:
@@ -180,14 +185,16 @@ class ExportStream:
         self._settle("abandoned", None, "the response was closed before the body was sent")
 
 
+# Both history writes are single statements on the service's own pool (`call_as_service`): the
+# stream holds a connection of the main pool meanwhile, and waiting on that same pool for a
+# second one could wait for ever once every connection is an export's.
 def record_outcome(db: Database, history_id: str, status: str, rows: int | None, error: str | None) -> None:
-    with db.as_service() as conn:
-        conn.execute(
-            "update public.export_history"
-            " set status = %s, record_count = %s, error = %s, finished_at = now()"
-            " where id = %s and status = 'streaming'",
-            [status, rows, error, history_id],
-        )
+    db.call_as_service(
+        "update public.export_history"
+        " set status = %s, record_count = %s, error = %s, finished_at = now()"
+        " where id = %s and status = 'streaming' returning id",
+        [status, rows, error, history_id],
+    )
 
 
 def _instant(value: datetime | date | None) -> datetime | None:
@@ -197,20 +204,17 @@ def _instant(value: datetime | date | None) -> datetime | None:
     return datetime.combine(value, time(), timezone.utc)
 
 
-def _start_history(db: Database, user_id: str, request: ExportRequest,
-                   scheduled_run: tuple[str, datetime] | None) -> str:
+def _start_history(db: Database, history_id: str, user_id: str, request: ExportRequest,
+                   scheduled_run: tuple[str, datetime] | None) -> None:
     schedule_id, scheduled_for = scheduled_run or (None, None)
-    with db.as_service() as conn:
-        row = conn.execute(
-            "insert into public.export_history"
-            " (user_id, export_type, format, fields, start_date, end_date, row_limit,"
-            " scheduled_export_id, scheduled_for)"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s) returning id",
-            [user_id, request.config.type, request.format, [f.key for f in request.fields],
-             _instant(request.start), _instant(request.end), request.limit, schedule_id, scheduled_for],
-        ).fetchone()
-    assert row is not None
-    return str(row["id"])
+    db.call_as_service(
+        "insert into public.export_history"
+        " (id, user_id, export_type, format, fields, start_date, end_date, row_limit,"
+        " scheduled_export_id, scheduled_for)"
+        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning id",
+        [history_id, user_id, request.config.type, request.format, [f.key for f in request.fields],
+         _instant(request.start), _instant(request.end), request.limit, schedule_id, scheduled_for],
+    )
 
 
 def open_export(db: Database, claims: Mapping[str, Any], user_id: str, request: ExportRequest, *,
@@ -236,7 +240,11 @@ def open_export(db: Database, claims: Mapping[str, Any], user_id: str, request: 
                 f"the date range holds more than {request.max_records} {request.config.type}, the most one"
                 " export may hold: narrow startDate/endDate, or pass limit to take the newest rows",
                 code="export_too_large")
-        history_id = _start_history(db, user_id, request, scheduled_run)
+        history_id = str(uuid.uuid4())
+        # Held until the read transaction ends, however it ends (a dead process included): while
+        # it is held, the sweep of orphaned exports leaves the row alone.
+        conn.execute("select pg_advisory_xact_lock(public.export_stream_lock_key(%s))", [history_id])
+        _start_history(db, history_id, user_id, request, scheduled_run)
     except BaseException:
         stack.close()
         raise

@@ -9,6 +9,7 @@ from .registry import Registry
 
 FAMILIES: tuple[str, ...] = (
     "service.exports.scheduled",
+    "service.exports.orphans",
     "service.queue.maintenance",
     "service.queue.noop",
     "service.integrations.tokens",
