@@ -24,6 +24,7 @@ SQLSTATE_STATUS: dict[str, tuple[int, str]] = {
     "P0002": (404, "not_found"),  # no_data_found
     "55000": (409, "conflict"),  # object_not_in_prerequisite_state
     "23505": (409, "conflict"),  # unique_violation
+    "23503": (409, "conflict"),  # foreign_key_violation (a missing or still-referenced row), as PostgREST
     "42501": (403, "forbidden"),  # insufficient_privilege (RLS or a missing grant)
 }
 

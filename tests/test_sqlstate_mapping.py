@@ -1,0 +1,37 @@
+"""Database errors raised on purpose become HTTP answers in one place; anything else is a 500."""
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+
+from service.errors import from_database
+
+
+def raised_by(database_url: str, statement: str) -> psycopg.Error:
+    with psycopg.connect(database_url) as conn:
+        with pytest.raises(psycopg.Error) as caught:
+            conn.execute(statement)
+    return caught.value
+
+
+@pytest.mark.parametrize(("statement", "sqlstate", "status", "code"), [
+    ("do $$ begin raise exception 'bad value' using errcode = '22023'; end $$", "22023", 400, "invalid_parameter"),
+    ("select 'not-a-uuid'::uuid", "22P02", 400, "invalid_parameter"),
+    ("insert into public.periodic_jobs (name) values (' ')", "23514", 400, "constraint_violated"),
+    ("do $$ begin raise exception 'no such thing' using errcode = 'P0002'; end $$", "P0002", 404, "not_found"),
+    ("do $$ begin raise exception 'not now' using errcode = '55000'; end $$", "55000", 409, "conflict"),
+    ("insert into public.periodic_jobs (name) values ('a'), ('a')", "23505", 409, "conflict"),
+    (f"insert into public.user_settings (user_id) values ('{uuid.uuid4()}')", "23503", 409, "conflict"),
+    ("set role authenticated; select * from public.periodic_jobs", "42501", 403, "forbidden"),
+])
+def test_sqlstates_raised_on_purpose_map_to_http(database_url, statement, sqlstate, status, code):  # type: ignore[no-untyped-def]
+    error = raised_by(database_url, statement)
+    assert error.sqlstate == sqlstate
+    mapped = from_database(error)
+    assert mapped is not None and (mapped.status, mapped.code) == (status, code)
+
+
+def test_a_real_fault_is_not_mapped(database_url):  # type: ignore[no-untyped-def]
+    assert from_database(raised_by(database_url, "select 1 / 0")) is None
