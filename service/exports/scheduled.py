@@ -33,7 +33,7 @@ from psycopg.types.json import Jsonb
 from .. import vault
 from ..config import Settings
 from ..errors import ApiError
-from ..integrations.provider_http import ProviderUnavailable
+from ..providers import ProviderUnavailable
 from ..integrations.resend import MAX_EMAIL_BYTES, EmailRefused, send_email
 from ..queue.registry import Job, PermanentError, Registry, WorkerContext
 from .catalog import EXPORT_CONFIGS

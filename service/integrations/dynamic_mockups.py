@@ -10,17 +10,19 @@ from typing import Any
 from ..config import Settings
 from .provider_http import InvalidApiKey, KeyCheckSession, ProviderUnavailable, json_object, unavailable_unless_ok
 
+PROVIDER = "dynamic_mockups"
+
 
 def check_key(settings: Settings, api_key: str) -> dict[str, Any]:
     headers = {"x-api-key": api_key, "Accept": "application/json"}
-    with KeyCheckSession(settings.dynamic_mockups_api_base, settings.api_key_check_timeout_seconds,
+    with KeyCheckSession(PROVIDER, settings.dynamic_mockups_api_base, settings.api_key_check_timeout_seconds,
                          headers) as http:
         response = http.get("/api/v1/catalogs")
         if response.status_code in (401, 403):
-            raise InvalidApiKey(f"Dynamic Mockups rejected the key ({response.status_code})")
-        unavailable_unless_ok(response)
-        body = json_object(response)
+            raise InvalidApiKey(PROVIDER, f"Dynamic Mockups rejected the key ({response.status_code})")
+        unavailable_unless_ok(response, PROVIDER)
+        body = json_object(response, PROVIDER)
         catalogs = body.get("data")
         if body.get("success") is False or not isinstance(catalogs, list):
-            raise ProviderUnavailable("the catalogs answer has no data array")
+            raise ProviderUnavailable(PROVIDER, "the catalogs answer has no data array")
         return {"catalog_count": len(catalogs)}

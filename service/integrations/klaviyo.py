@@ -14,6 +14,7 @@ from ..config import Settings
 from .provider_http import (InvalidApiKey, KeyCheckSession, ProviderUnavailable, json_object, safe_code,
                             unavailable_unless_ok)
 
+PROVIDER = "klaviyo"
 # 10 lists a page: 10,000 lists is far past any shop, and still ends a provider that loops.
 MAX_LIST_PAGES = 1000
 
@@ -21,7 +22,7 @@ MAX_LIST_PAGES = 1000
 def check_key(settings: Settings, api_key: str) -> dict[str, Any]:
     headers = {"Authorization": f"Klaviyo-API-Key {api_key}", "revision": settings.klaviyo_revision,
                "Accept": "application/vnd.api+json"}
-    with KeyCheckSession(settings.klaviyo_api_base, settings.api_key_check_timeout_seconds, headers) as http:
+    with KeyCheckSession(PROVIDER, settings.klaviyo_api_base, settings.api_key_check_timeout_seconds, headers) as http:
         accounts = _get(http, "/api/accounts")
         account = _first_resource(accounts, "account")
         attributes = account.get("attributes") or {}
@@ -39,24 +40,24 @@ def _count_lists(http: KeyCheckSession) -> int:
         page = _get(http, url)
         data = page.get("data")
         if not isinstance(data, list):
-            raise ProviderUnavailable("a lists page has no data array")
+            raise ProviderUnavailable(PROVIDER, "a lists page has no data array")
         count += len(data)
         next_url = (page.get("links") or {}).get("next")
         if not next_url:
             return count
         if not isinstance(next_url, str) or next_url in seen:
-            raise ProviderUnavailable("the lists pagination does not progress")
+            raise ProviderUnavailable(PROVIDER, "the lists pagination does not progress")
         seen.add(next_url)
         url = next_url
-    raise ProviderUnavailable(f"more than {MAX_LIST_PAGES} pages of lists")
+    raise ProviderUnavailable(PROVIDER, f"more than {MAX_LIST_PAGES} pages of lists")
 
 
 def _get(http: KeyCheckSession, url: str) -> dict[str, Any]:
     response = http.get(url)
     if response.status_code in (401, 403):
-        raise InvalidApiKey(_rejection(response))
-    unavailable_unless_ok(response)
-    return json_object(response)
+        raise InvalidApiKey(PROVIDER, _rejection(response))
+    unavailable_unless_ok(response, PROVIDER)
+    return json_object(response, PROVIDER)
 
 
 def _rejection(response: requests.Response) -> str:
@@ -75,5 +76,5 @@ def _rejection(response: requests.Response) -> str:
 def _first_resource(document: dict[str, Any], kind: str) -> dict[str, Any]:
     data = document.get("data")
     if not isinstance(data, list) or not data or not isinstance(data[0], dict) or "id" not in data[0]:
-        raise ProviderUnavailable(f"the answer holds no {kind}")
+        raise ProviderUnavailable(PROVIDER, f"the answer holds no {kind}")
     return data[0]

@@ -1,5 +1,6 @@
 """Calling a provider to check an API key: one session per check, a short timeout, and every
-failure sorted into "the key is wrong" or "the provider could not answer".
+failure sorted into "the key is wrong" (InvalidApiKey, a ProviderAuthError) or "the provider could
+not answer" (ProviderUnavailable): the errors every provider client raises (service/providers).
 
 A key goes into request headers only; it is never logged, and the messages built here name the
 provider's status and error code, never echo the provider's text (which could quote the key).
@@ -13,25 +14,15 @@ from urllib.parse import urlsplit
 
 import requests
 
+from ..providers import ProviderAuthError, ProviderUnavailable
+
 log = logging.getLogger(__name__)
 USER_AGENT = "haven-hub-core/0.1 (+https://docs.havenhold.com)"
 _SAFE_CODE = re.compile(r"[^a-z0-9_.-]")
 
 
-class InvalidApiKey(Exception):
-    """The provider refused the key (401/403). `reason` is safe to show and to store."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class ProviderUnavailable(Exception):
-    """The provider is down, slow, rate-limiting, or answered something we cannot read."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class InvalidApiKey(ProviderAuthError):
+    """The provider refused the key (401/403), or it cannot be one. `reason` is safe to show and store."""
 
 
 def safe_code(value: object) -> str:
@@ -42,7 +33,8 @@ def safe_code(value: object) -> str:
 class KeyCheckSession:
     """One key check: a requests session with the provider's headers and the check's timeout."""
 
-    def __init__(self, base_url: str, timeout: float, headers: dict[str, str]) -> None:
+    def __init__(self, provider: str, base_url: str, timeout: float, headers: dict[str, str]) -> None:
+        self.provider = provider
         self.base_url = base_url.rstrip("/")
         self.origin = _origin(self.base_url)
         self.timeout = timeout
@@ -60,34 +52,34 @@ class KeyCheckSession:
         url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
         if _origin(url) != self.origin:
             # Following a link elsewhere would hand our caller's key to another host.
-            raise ProviderUnavailable("the provider sent a link to another host")
+            raise ProviderUnavailable(self.provider, "the provider sent a link to another host")
         try:
             return self.session.get(url, params=params, timeout=self.timeout, allow_redirects=False)
         except requests.Timeout:
-            raise ProviderUnavailable(f"no answer within {self.timeout:g} s") from None
+            raise ProviderUnavailable(self.provider, f"no answer within {self.timeout:g} s") from None
         except requests.RequestException as exc:
-            raise ProviderUnavailable(f"could not connect ({type(exc).__name__})") from None
+            raise ProviderUnavailable(self.provider, f"could not connect ({type(exc).__name__})") from None
 
 
-def unavailable_unless_ok(response: requests.Response) -> None:
+def unavailable_unless_ok(response: requests.Response, provider: str) -> None:
     """Raises ProviderUnavailable for 429, 5xx and any other status that is not 2xx."""
     if response.status_code == 429:
         retry_after = response.headers.get("Retry-After", "")
         hint = f", retry after {retry_after} s" if retry_after.isdigit() else ""
-        raise ProviderUnavailable(f"rate limited (429{hint})")
+        raise ProviderUnavailable(provider, f"rate limited (429{hint})")
     if response.status_code >= 500:
-        raise ProviderUnavailable(f"server error ({response.status_code})")
+        raise ProviderUnavailable(provider, f"server error ({response.status_code})")
     if not 200 <= response.status_code < 300:
-        raise ProviderUnavailable(f"unexpected status {response.status_code}")
+        raise ProviderUnavailable(provider, f"unexpected status {response.status_code}")
 
 
-def json_object(response: requests.Response) -> dict[str, Any]:
+def json_object(response: requests.Response, provider: str) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
-        raise ProviderUnavailable("the answer is not JSON") from None
+        raise ProviderUnavailable(provider, "the answer is not JSON") from None
     if not isinstance(body, dict):
-        raise ProviderUnavailable("the answer is not a JSON object")
+        raise ProviderUnavailable(provider, "the answer is not a JSON object")
     return body
 
 

@@ -13,11 +13,12 @@ from ..api import Strict, endpoint
 from ..app import services
 from ..auth import Caller
 from ..errors import BadRequest, NotFound, UpstreamError
+from ..providers import ProviderUnavailable
 from . import records
 from .api_keys import KEY_CHECKS
 from .catalog import INTEGRATION_CONFIGS, IntegrationConfig, api_key_config_for, config_for
 from .disconnect import provider_cleanup
-from .provider_http import InvalidApiKey, ProviderUnavailable
+from .provider_http import InvalidApiKey
 
 log = logging.getLogger(__name__)
 bp = Blueprint("integrations", __name__)

@@ -8,11 +8,13 @@ from typing import Any
 from ..config import Settings
 from .provider_http import InvalidApiKey
 
+PROVIDER = "sky_pilot"
+
 KEY_FORMAT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{15,255}")
 
 
 def check_key(settings: Settings, api_key: str) -> dict[str, Any]:
     del settings
     if not KEY_FORMAT.fullmatch(api_key):
-        raise InvalidApiKey("that does not look like a Sky Pilot key (16-256 letters, digits, '_', '.', '-')")
+        raise InvalidApiKey(PROVIDER, "that does not look like a Sky Pilot key (16-256 letters, digits, '_', '.', '-')")
     return {"connected": True, "validated": "format_only"}

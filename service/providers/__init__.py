@@ -14,6 +14,7 @@ class ProviderError(Exception):
     def __init__(self, provider: str, message: str, *, status: int | None = None) -> None:
         super().__init__(f"{provider}: {message}")
         self.provider = provider
+        self.reason = message  # without the provider's name: for messages that already name it
         self.status = status
 
 
