@@ -186,7 +186,9 @@ comment on function vault.update_secret(uuid, text, text, text, uuid) is
 'Replaces a secret''s value, name or description; null keeps the current one. An unknown id changes nothing.';
 
 -- Supabase's grants: service_role may use the schema, read and delete secrets, and call the two
--- functions; anon and authenticated get nothing.
+-- functions; anon and authenticated get nothing. (supabase/postgres#1539, for new and restored
+-- projects, and #1606 for upgraded ones: `grant select, delete on vault.secrets,
+-- vault.decrypted_secrets to service_role` and execute on create_secret/update_secret.)
 revoke all on schema vault from public, anon, authenticated;
 revoke all on table vault.secrets, vault.decrypted_secrets
 from public, anon, authenticated, service_role;
