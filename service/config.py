@@ -112,6 +112,8 @@ class Settings:
     shopify_base_url: str = field(default="https://{shop}", metadata={"env": "SHOPIFY_BASE_URL"})
     shopify_callback_max_age_seconds: int = field(default=300, metadata={"env": "SHOPIFY_CALLBACK_MAX_AGE_SECONDS"})
     shopify_refresh_window_seconds: int = field(default=600, metadata={"env": "SHOPIFY_REFRESH_WINDOW_SECONDS"})
+    # Handled webhook deliveries are kept this long (at least 1: Shopify redelivers for 4 hours).
+    shopify_keep_webhook_days: int = field(default=30, metadata={"env": "HAVEN_SHOPIFY_KEEP_WEBHOOK_DAYS"})
 
     # Pinterest (issue 7).
     pinterest_client_id: str | None = field(default=None, metadata={"env": "PINTEREST_CLIENT_ID"})

@@ -4,9 +4,13 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import psycopg
 import pytest
 
 from service.app import create_app
+from service.queue.families import build_registry
+from service.queue.registry import WorkerContext
+from service.webhooks.shopify_jobs import prune_handled_deliveries
 
 from .flow_support import run_queued
 from .test_shopify_flow import SHOP, connect, credential, fake, integration, shop_client, shop_settings, sql  # noqa: F401
@@ -188,3 +192,22 @@ def test_webhook_bodies_are_json(shop_client, fake, connected, database_url):
     response = shop_client.post(HOOK, data=body, headers=headers)
     assert response.status_code == 400 and response.json["error"] == "invalid_webhook"
     assert json.dumps(response.json)  # a JSON error body
+
+
+def test_handled_deliveries_are_pruned_after_the_retention_and_waiting_ones_kept(
+        shop_client, shop_settings, db, fake, connected, database_url):
+    deliver(shop_client, fake, "orders/create", ORDER, webhook_id="wh-old")
+    run_queued(shop_settings, db)
+    deliver(shop_client, fake, "orders/create", ORDER, webhook_id="wh-waiting")
+    sql(database_url, "update public.shopify_webhook_events set received_at = now() - interval '31 days'")
+    context = WorkerContext(replace(shop_settings, shopify_keep_webhook_days=30), db)
+
+    prune_handled_deliveries(context)
+    assert sql(database_url, "select webhook_id, status from public.shopify_webhook_events") == [
+        ("wh-waiting", "received")]
+    assert "shopify.prune_webhook_events" in build_registry(shop_settings).periodic_jobs
+
+
+def test_a_retention_under_a_day_is_refused(shop_settings, db):  # type: ignore[no-untyped-def]
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="at least 1 day"):
+        prune_handled_deliveries(WorkerContext(replace(shop_settings, shopify_keep_webhook_days=0), db))
