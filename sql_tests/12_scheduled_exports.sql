@@ -1,6 +1,6 @@
 -- public.scheduled_exports: the plan's table, owner-only under RLS.
 begin;
-select plan(9);
+select plan(11);
 
 select has_table('public', 'scheduled_exports', 'public.scheduled_exports exists');
 select columns_are(
@@ -17,16 +17,16 @@ select tests.create_user('bob@example.com') as bob \gset
 select tests.authenticate_as(:'alice');
 select lives_ok(
   format(
-    $$insert into public.scheduled_exports (user_id, export_type, frequency, next_run_at, delivery_email)
-      values (%L, 'orders', 'weekly', now() + interval '7 days', 'alice@example.com')$$,
+    $$insert into public.scheduled_exports (user_id, export_type, frequency, delivery_email)
+      values (%L, 'orders', 'weekly', 'alice@example.com')$$,
     :'alice'
   ),
   'a user schedules an export for herself'
 );
 select throws_ok(
   format(
-    $$insert into public.scheduled_exports (user_id, export_type, frequency, next_run_at)
-      values (%L, 'orders', 'weekly', now())$$,
+    $$insert into public.scheduled_exports (user_id, export_type, frequency)
+      values (%L, 'orders', 'weekly')$$,
     :'bob'
   ),
   '42501', null, 'but not for someone else'
@@ -36,12 +36,24 @@ select throws_ok(
   'last_run_at is the runner''s to write'
 );
 select throws_ok(
+  $$update public.scheduled_exports set next_run_at = '1990-01-01'$$, '42501', null,
+  'and so is next_run_at (a past one would queue every period since)'
+);
+select throws_ok(
   format(
     $$insert into public.scheduled_exports (user_id, export_type, frequency, next_run_at)
-      values (%L, 'orders', 'daily', now())$$,
+      values (%L, 'orders', 'weekly', '1990-01-01')$$,
     :'alice'
   ),
-  '23514', null, 'the frequency is weekly or monthly'
+  '42501', null, 'even when the schedule is created'
+);
+select throws_ok(
+  format(
+    $$insert into public.scheduled_exports (user_id, export_type, frequency)
+      values (%L, 'orders', 'daily')$$,
+    :'alice'
+  ),
+  '22023', null, 'the frequency is weekly or monthly (the first run cannot be computed for another)'
 );
 select is(
   (select format from public.scheduled_exports), 'csv', 'the format defaults to csv'
