@@ -211,3 +211,50 @@ def test_handled_deliveries_are_pruned_after_the_retention_and_waiting_ones_kept
 def test_a_retention_under_a_day_is_refused(shop_settings, db):  # type: ignore[no-untyped-def]
     with pytest.raises(psycopg.errors.InvalidParameterValue, match="at least 1 day"):
         prune_handled_deliveries(WorkerContext(replace(shop_settings, shopify_keep_webhook_days=0), db))
+
+
+def test_a_redaction_keeps_waiting_order_figures_drops_the_person_and_clears_compiled_data(
+        shop_client, shop_settings, db, fake, connected, database_url):
+    customer = {"id": ORDER["customer"]["id"], "email": "jon@example.com", "phone": "555-625-1199"}
+    deliver(shop_client, fake, "orders/create", ORDER)
+    deliver(shop_client, fake, "customers/data_request",
+            {"shop_id": 1, "shop_domain": SHOP, "customer": customer, "data_request": {"id": 9999}})
+    run_queued(shop_settings, db)
+    [(compiled,)] = sql(database_url, "select result::text from public.shopify_compliance_requests")
+    assert "jon@example.com" in compiled
+
+    refund = {**ORDER, "updated_at": "2026-11-21T09:00:00-05:00", "total_price": "0.00",
+              "financial_status": "refunded"}
+    deliver(shop_client, fake, "orders/updated", refund, webhook_id="wh-refund")
+    deliver(shop_client, fake, "customers/update", {**customer, "updated_at": "2026-11-21T09:00:00-05:00"},
+            webhook_id="wh-customer-update")
+    deliver(shop_client, fake, "customers/redact", {"shop_id": 1, "shop_domain": SHOP, "customer": customer},
+            webhook_id="wh-redact")
+    # The redaction is applied before the deliveries that arrived ahead of it.
+    sql(database_url, "set role service_role; select public.process_shopify_webhook(id)"
+                      " from public.shopify_webhook_events where webhook_id = 'wh-redact'")
+    run_queued(shop_settings, db)
+
+    assert sql(database_url, "select total::text, status, customer_email, customer_id from public.customer_orders") == [
+        ("0.00", "refunded", None, None)], "the refund reached the books, without the person"
+    assert sql(database_url, "select count(*) from public.customers") == [(0,)], "the person did not come back"
+    events = dict(sql(database_url, "select webhook_id, status from public.shopify_webhook_events"
+                                    " where webhook_id in ('wh-refund', 'wh-customer-update')"))
+    assert events == {"wh-refund": "processed", "wh-customer-update": "ignored"}
+    everything = sql(database_url, "select string_agg(coalesce(payload::text, '') || coalesce(result::text, ''), '')"
+                                   " from (select payload, null::jsonb as result from public.shopify_webhook_events"
+                                   " union all select null, result from public.shopify_compliance_requests) as kept")
+    assert "jon@example.com" not in everything[0][0] and "555-625" not in everything[0][0]
+    assert sql(database_url, "select status from public.retry_queue where operation_type = 'shopify.process_webhook'"
+                             " and status <> 'resolved'") == []
+
+
+def test_shop_redact_takes_the_queue_items_of_waiting_deliveries_with_them(
+        shop_client, shop_settings, db, fake, connected, database_url):
+    deliver(shop_client, fake, "orders/create", ORDER, webhook_id="wh-waiting")
+    deliver(shop_client, fake, "shop/redact", {"shop_id": 1, "shop_domain": SHOP}, webhook_id="wh-shop-redact")
+    sql(database_url, "set role service_role; select public.process_shopify_webhook(id)"
+                      " from public.shopify_webhook_events where webhook_id = 'wh-shop-redact'")
+    ran = [r for r in run_queued(shop_settings, db) if r.operation_type == "shopify.process_webhook"]
+    assert [r.error for r in ran] == [None], "only the redaction's own item is left to run, and it succeeds"
+    assert sql(database_url, "select count(*) from public.customer_orders") == [(0,)]
