@@ -366,6 +366,24 @@ def test_disconnect_deletes_the_subscriptions_then_the_token(shop_client, shop_s
     assert sql(database_url, "select count(*) from vault.secrets")[0][0] == 0
 
 
+@pytest.mark.parametrize("refresh_honoured", [True, False])
+def test_a_clean_up_that_must_refresh_first_leaves_the_integration_disconnected(
+        shop_client, shop_settings, db, fake, user, database_url, refresh_honoured):
+    connect(shop_client, fake, user)
+    run_queued(shop_settings, db)
+    shop_client.delete("/api/integrations/shopify", headers=user.headers)
+    expire_soon(database_url, user.id, minutes=2)  # inside the refresh window: the clean-up refreshes first
+    if not refresh_honoured:
+        fake.refresh_tokens.clear()
+    ran = run_queued(shop_settings, db)
+    assert [(r.operation_type, r.error) for r in ran] == [("shopify.disconnect_cleanup", None)]
+    assert integration(database_url, user.id)["status"] == "disconnected"
+    assert credential(database_url, user.id, "access_token") is None
+    assert sql(database_url, "select count(*) from vault.secrets")[0][0] == 0
+    if refresh_honoured:
+        assert fake.shops[SHOP].webhooks == {}
+
+
 def test_a_reconnect_before_the_clean_up_runs_keeps_the_new_connection(shop_client, shop_settings, db, fake, user,
                                                                       database_url):
     connect(shop_client, fake, user)

@@ -105,13 +105,18 @@ def mark_connected(conn: psycopg.Connection[Any], user_id: str, provider: str, *
 
 
 def store_tokens(conn: psycopg.Connection[Any], user_id: str, provider: str, tokens: TokenSet) -> Row:
-    """After a token refresh: access token, rotated refresh token and expiry in one transaction."""
+    """After a token refresh: access token, rotated refresh token and expiry in one transaction.
+
+    A disconnected row stays disconnected: its clean-up may refresh the token it is about to use
+    one last time, and must not bring the connection back.
+    """
     for credential_type, value in tokens.as_credentials().items():
         vault.store_credential(conn, user_id, provider, credential_type, value)
     refresh_expiry = tokens.refresh_token_expires_at.isoformat() if tokens.refresh_token_expires_at else None
     row = conn.execute(
         f"""update public.integrations
-            set status = 'connected', token_expires_at = %s, last_refreshed_at = now(),
+            set status = case when status = 'disconnected' then status else 'connected' end,
+                token_expires_at = %s, last_refreshed_at = now(),
                 last_error = null, last_error_at = null,
                 metadata = case when %s::text is null then metadata
                                 else metadata || jsonb_build_object('refresh_token_expires_at', %s::text) end

@@ -67,9 +67,10 @@ def _refresh_locked(conn: Any, refresher: Refresher, user_id: str, row: Mapping[
     try:
         tokens = refresher.refresh(refresh_token, row)
     except ProviderAuthError as exc:
-        records.mark_error(conn, user_id, refresher.provider,
-                           f"{refresher.name} refused to refresh the access token; reconnect {refresher.name}",
-                           status="expired")
+        if row["status"] != "disconnected":  # a disconnected row has nobody left to reconnect
+            records.mark_error(conn, user_id, refresher.provider,
+                               f"{refresher.name} refused to refresh the access token; reconnect {refresher.name}",
+                               status="expired")
         return exc
     records.store_tokens(conn, user_id, refresher.provider, tokens)
     return None
