@@ -3,6 +3,7 @@ delivery the database refuses fails alone instead of taking its batch down."""
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import psycopg
@@ -10,6 +11,7 @@ import pytest
 
 from service.webhooks.inbox import DeliveryBatcher, DeliveryRefused
 
+from .queue_support import wait_until
 from .test_shopify_flow import fake, shop_client, shop_settings  # noqa: F401
 from .test_shopify_webhooks import connected  # noqa: F401
 
@@ -62,3 +64,46 @@ def test_an_unstorable_body_is_a_400_through_the_endpoint(shop_client, fake, con
     assert response.status_code == 400 and response.json["error"] == "invalid_webhook"
     with psycopg.connect(database_url) as conn:
         assert conn.execute("select count(*) from public.shopify_webhook_events").fetchone() == (0,)
+
+
+class HeldWriter(DeliveryBatcher):
+    """Records which thread wrote which batch; the first write waits until two more deliveries queue."""
+
+    def __init__(self) -> None:
+        super().__init__(db=None, wait_seconds=30)  # type: ignore[arg-type]
+        self.writes: list[tuple[str, int]] = []
+        self.others: list[threading.Thread] = []
+
+    def _call(self, items: list[str]) -> list[str]:
+        self.writes.append((threading.current_thread().name, len(items)))
+        if len(self.writes) == 1:
+            for n in (2, 3):
+                other = threading.Thread(target=self.accept, args=(delivery(n), "{}"), name=f"request-{n}")
+                other.start()
+                self.others.append(other)
+            wait_until(lambda: len(self._pending) == 2, timeout=10, what="two deliveries waiting")
+        return ["accepted"] * len(items)
+
+
+def test_the_writer_hands_over_once_its_own_delivery_is_recorded() -> None:
+    batcher = HeldWriter()
+    first = threading.Thread(target=batcher.accept, args=(delivery(1), "{}"), name="request-1")
+    first.start()
+    first.join(10)
+    for other in batcher.others:
+        other.join(10)
+    # request-1 wrote its own delivery and left; a waiting request wrote the other two.
+    assert batcher.writes[0] == ("request-1", 1)
+    assert len(batcher.writes) == 2 and batcher.writes[1][0] != "request-1" and batcher.writes[1][1] == 2
+    assert batcher._pending == [] and not batcher._writing
+
+
+def test_a_writer_that_dies_hands_over_instead_of_blocking_everyone() -> None:
+    class Dying(DeliveryBatcher):
+        def _call(self, items: list[str]) -> list[str]:
+            raise KeyboardInterrupt  # not an Exception: escapes the per-batch error handling
+
+    batcher = Dying(db=None)  # type: ignore[arg-type]
+    with pytest.raises(KeyboardInterrupt):
+        batcher.accept(delivery(1), "{}")
+    assert not batcher._writing  # the next delivery is written at once, not after a 30 s wait

@@ -2,11 +2,12 @@
 
 Concurrent requests combine their deliveries into one statement and one commit (with one NOTIFY,
 which serialises committing transactions) instead of one each. The request that finds no write
-under way becomes the writer: it writes everything pending, its own delivery included, and
-answers the others; requests arriving meanwhile wait for the next write. No request is answered
-before its delivery is committed, nothing is held past that, and there is no timer or extra
-thread: a lone delivery is written at once by its own request. Followers are at most the
-server's other request threads, so a writer's loop is short.
+under way becomes the writer: it writes what is pending, its own delivery included, and answers
+the others; requests arriving meanwhile wait. Once its own delivery is committed the writer
+hands the role to the oldest waiting request and goes back to its own answer, so under a steady
+stream no request writes for others for ever (Shopify gives up on an answer after 5 seconds).
+No request is answered before its delivery is committed, and there is no timer or extra thread:
+a lone delivery is written at once by its own request.
 """
 from __future__ import annotations
 
@@ -30,36 +31,55 @@ class DeliveryRefused(ValueError):
     """The database refused this one delivery's data (e.g. JSON that Postgres cannot hold)."""
 
 
+class _Waiting:
+    """One request's delivery: its result to come, and whether it has been made the writer."""
+
+    def __init__(self, item: str) -> None:
+        self.item = item
+        self.result: Future[str] = Future()
+        self.leads = False
+
+
 class DeliveryBatcher:
     def __init__(self, db: Database, max_batch: int = 200, wait_seconds: float = 30.0) -> None:
         self.db = db
         self.max_batch = max_batch
         self.wait_seconds = wait_seconds
-        self._lock = threading.Lock()
-        self._pending: list[tuple[str, Future[str]]] = []
+        self._changed = threading.Condition()
+        self._pending: list[_Waiting] = []
         self._writing = False
 
     def accept(self, delivery: dict[str, Any], payload_json: str) -> str:
         """Records one delivery (its body as validated JSON text); returns accepted/duplicate/unknown_shop."""
         # The body joins the batch as the text it arrived as: no second serialisation.
-        item = json.dumps(delivery)[:-1] + ', "payload": ' + payload_json + "}"
-        future: Future[str] = Future()
-        with self._lock:
-            self._pending.append((item, future))
-            lead = not self._writing
-            self._writing = True
-        if lead:
-            self._write_pending()
-        return future.result(timeout=self.wait_seconds)
+        mine = _Waiting(json.dumps(delivery)[:-1] + ', "payload": ' + payload_json + "}")
+        with self._changed:
+            self._pending.append(mine)
+            if not self._writing:
+                self._writing = mine.leads = True
+            elif not self._changed.wait_for(lambda: mine.result.done() or mine.leads, self.wait_seconds):
+                if mine in self._pending:  # never taken into a batch: it can leave cleanly
+                    self._pending.remove(mine)
+                raise TimeoutError("the webhook inbox write did not finish in time")
+        if not mine.result.done():
+            self._write_until_recorded(mine)
+        return mine.result.result()
 
-    def _write_pending(self) -> None:
-        while True:
-            with self._lock:
-                batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
-                if not batch:
+    def _write_until_recorded(self, mine: _Waiting) -> None:
+        try:
+            while not mine.result.done():
+                with self._changed:
+                    batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+                self._write([(waiting.item, waiting.result) for waiting in batch])
+                with self._changed:
+                    self._changed.notify_all()
+        finally:
+            with self._changed:
+                if self._pending:
+                    self._pending[0].leads = True  # the oldest waiting request writes next
+                else:
                     self._writing = False
-                    return
-            self._write(batch)
+                self._changed.notify_all()
 
     def _write(self, batch: list[tuple[str, Future[str]]]) -> None:
         try:
