@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from service.integrations.tokens import refresh_due_tokens
+from service.providers import ProviderUnavailable
 from service.queue.registry import WorkerContext
 
 from .flow_support import run_queued
@@ -237,6 +238,33 @@ def test_an_interrupted_sync_keeps_the_previous_complete_set_and_is_retried(worl
     assert world.integration(user.id)["metadata"]["board_count"] == 903
     item = next(i for i in world.queue_items(user.id) if str(i["id"]) == item_id)
     assert item["status"] == "resolved" and item["attempts"] == 2
+
+
+def test_a_sync_whose_bookmarks_do_not_progress_ends_retryable_and_keeps_the_previous_set(world, user):
+    fake = world.fake
+    fake.add_boards(613)
+    world.connect(user.headers)
+    run_queued(world.settings, world.db)
+    previous = world.boards(user.id)
+    fake.bookmark_fault = "repeat"  # page two hands back its own bookmark
+    item_id = world.client.post("/api/integrations/pinterest/sync", headers=user.headers).json["retry_item_id"]
+    requests_before = len(fake.requests)
+
+    ran = run_queued(world.settings, world.db, rounds=1)
+
+    assert len(ran) == 1 and isinstance(ran[0].error, ProviderUnavailable)
+    assert [r["op"] for r in fake.requests[requests_before:]] == ["boards", "boards"]  # not the fake's 50
+    assert world.boards(user.id) == previous
+    item = next(i for i in world.queue_items(user.id) if str(i["id"]) == item_id)
+    assert item["status"] == "pending" and item["attempts"] == 1
+    assert "does not progress" in item["last_error"]
+    assert world.credential(user.id, "access_token") not in item["last_error"]
+
+    fake.bookmark_fault = None
+    assert [r.error for r in run_queued(world.settings, world.db)] == [None]
+    item = next(i for i in world.queue_items(user.id) if str(i["id"]) == item_id)
+    assert item["status"] == "resolved" and item["attempts"] == 2
+    assert world.board_ids(user.id) == sorted(b["id"] for b in fake.boards)
 
 
 def test_sync_with_an_access_token_pinterest_refuses_marks_the_integration_expired(world, user):

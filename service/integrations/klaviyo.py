@@ -23,10 +23,8 @@ def check_key(settings: Settings, api_key: str) -> dict[str, Any]:
     headers = {"Authorization": f"Klaviyo-API-Key {api_key}", "revision": settings.klaviyo_revision,
                "Accept": "application/vnd.api+json"}
     with KeyCheckSession(PROVIDER, settings.klaviyo_api_base, settings.api_key_check_timeout_seconds, headers) as http:
-        accounts = _get(http, "/api/accounts")
-        account = _first_resource(accounts, "account")
-        attributes = account.get("attributes") or {}
-        contact = attributes.get("contact_information") or {}
+        account = _first_resource(_get(http, "/api/accounts"), "account")
+        contact = _member(_member(account, "attributes"), "contact_information")
         return {
             "account_id": str(account["id"]),
             "account_name": contact.get("organization_name"),
@@ -42,7 +40,7 @@ def _count_lists(http: KeyCheckSession) -> int:
         if not isinstance(data, list):
             raise ProviderUnavailable(PROVIDER, "a lists page has no data array")
         count += len(data)
-        next_url = (page.get("links") or {}).get("next")
+        next_url = _member(page, "links").get("next")
         if not next_url:
             return count
         if not isinstance(next_url, str) or next_url in seen:
@@ -61,16 +59,33 @@ def _get(http: KeyCheckSession, url: str) -> dict[str, Any]:
 
 
 def _rejection(response: requests.Response) -> str:
-    code = ""
-    try:
-        errors = response.json().get("errors") or []
-        code = safe_code(errors[0].get("code", "")) if errors else ""
-    except (ValueError, AttributeError, IndexError):
-        pass
+    code = _error_code(response)
     if response.status_code == 403:
         return (f"Klaviyo refused the key (403 {code or 'permission_denied'}): it needs the "
                 "accounts:read and lists:read scopes")
     return f"Klaviyo rejected the key (401 {code or 'not_authenticated'})"
+
+
+def _error_code(response: requests.Response) -> str:
+    """The first JSON:API error's code, or "" when the refusal is not shaped like one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors else None
+    return safe_code(first.get("code", "")) if isinstance(first, dict) else ""
+
+
+def _member(document: dict[str, Any], name: str) -> dict[str, Any]:
+    """`document[name]`, {} when absent or null. Any other non-object is an answer we cannot read:
+    ProviderUnavailable (a 502), not an AttributeError (a 500)."""
+    value = document.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ProviderUnavailable(PROVIDER, f"the answer's {name} is not an object")
+    return value
 
 
 def _first_resource(document: dict[str, Any], kind: str) -> dict[str, Any]:

@@ -20,6 +20,11 @@ from .http import json_body, send
 
 PROVIDER = "pinterest"
 MAX_PAGE_SIZE = 250
+# 400 full pages is 100,000 boards, far past any account we serve, and still ends a provider
+# whose bookmarks never run out.
+MAX_BOARD_PAGES = 400
+# The counts land in Postgres integer columns.
+MAX_COUNT = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,44 @@ def _grant(body: Any, now: datetime) -> PinterestGrant:
         refresh_token_expires_at=refresh_expires,
         scopes=[s for s in str(body.get("scope") or "").split(",") if s],
     )
+
+
+def _board(item: Any) -> Board:
+    """One item of a boards page. An item off the contract is the provider answering nonsense:
+    ProviderUnavailable, never a KeyError or ValueError that reads as our bug."""
+    board_id = item.get("id") if isinstance(item, dict) else None
+    if not isinstance(board_id, str) or not board_id.strip():
+        raise ProviderUnavailable(PROVIDER, "a board without an id")
+    return Board(id=board_id, name=_text(item.get("name")) or "", description=_text(item.get("description")),
+                 privacy=_text(item.get("privacy")), pin_count=_count(item.get("pin_count")),
+                 follower_count=_count(item.get("follower_count")))
+
+
+def _text(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ProviderUnavailable(PROVIDER, "a board with a text field that is not text")
+    return value
+
+
+def _count(value: Any) -> int:
+    if value is None:
+        return 0
+    # bool is an int to Python, not to JSON.
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise ProviderUnavailable(PROVIDER, "a board whose count is not a whole number in range")
+    return value
+
+
+def _next_bookmark(page: dict[str, Any], seen: set[str]) -> str | None:
+    """The next page's bookmark, None after the last page. A bookmark already followed would ask
+    for the same pages again and again."""
+    bookmark = page.get("bookmark")
+    if bookmark is None or bookmark == "":
+        return None
+    if not isinstance(bookmark, str) or bookmark in seen:
+        raise ProviderUnavailable(PROVIDER, "the boards pagination does not progress")
+    seen.add(bookmark)
+    return bookmark
 
 
 class PinterestClient:
@@ -110,9 +153,11 @@ class PinterestClient:
         return account
 
     def boards(self, access_token: str, page_size: int = MAX_PAGE_SIZE) -> Iterator[Board]:
-        """Every board, following `bookmark` to the last page."""
+        """Every board, following `bookmark` to the last page; a page that cannot be read or a
+        bookmark that does not progress is ProviderUnavailable, not a sync that never ends."""
         bookmark: str | None = None
-        while True:
+        seen: set[str] = set()
+        for _ in range(MAX_BOARD_PAGES):
             params: dict[str, Any] = {"page_size": min(page_size, MAX_PAGE_SIZE)}
             if bookmark:
                 params["bookmark"] = bookmark
@@ -120,11 +165,8 @@ class PinterestClient:
             items = page.get("items") if isinstance(page, dict) else None
             if not isinstance(items, list):
                 raise ProviderUnavailable(PROVIDER, "boards page without items")
-            for item in items:
-                yield Board(id=str(item["id"]), name=str(item.get("name") or ""),
-                            description=item.get("description"), privacy=item.get("privacy"),
-                            pin_count=int(item.get("pin_count") or 0),
-                            follower_count=int(item.get("follower_count") or 0))
-            bookmark = page.get("bookmark")
-            if not bookmark:
+            yield from (_board(item) for item in items)
+            bookmark = _next_bookmark(page, seen)
+            if bookmark is None:
                 return
+        raise ProviderUnavailable(PROVIDER, f"more than {MAX_BOARD_PAGES} pages of boards")

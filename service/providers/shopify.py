@@ -26,6 +26,9 @@ from .http import json_body, send
 PROVIDER = "shopify"
 SHOP_DOMAIN = re.compile(r"[a-z0-9][a-z0-9-]*\.myshopify\.com")
 EXCLUDED_FROM_HMAC = {"hmac", "signature"}
+# 100 subscriptions a page: 100 pages is 10,000 subscriptions, hundreds of times the topics we
+# register, and still ends a provider whose cursors never run out.
+MAX_WEBHOOK_PAGES = 100
 
 
 def normalise_shop(shop: str | None) -> str | None:
@@ -215,14 +218,45 @@ class ShopifyClient:
             raise ProviderUnavailable(PROVIDER, f"webhookSubscriptionDelete: {messages}")
 
     def list_webhooks(self, shop: str, access_token: str) -> Iterator[dict[str, str]]:
+        """Every subscription, following `endCursor`: a page that cannot be read or a cursor that
+        does not progress is ProviderUnavailable, not a loop that holds a worker item for ever."""
         cursor: str | None = None
-        while True:
+        seen: set[str] = set()
+        for _ in range(MAX_WEBHOOK_PAGES):
             data = self.graphql(shop, access_token, LIST_WEBHOOKS, {"after": cursor})
-            connection = data.get("webhookSubscriptions") or {}
-            for edge in connection.get("edges") or []:
-                node = edge.get("node") or {}
-                yield {"id": str(node.get("id")), "topic": str(node.get("topic")), "uri": str(node.get("uri"))}
-            page = connection.get("pageInfo") or {}
-            if not page.get("hasNextPage"):
+            connection = data.get("webhookSubscriptions")
+            if not isinstance(connection, dict):
+                raise ProviderUnavailable(PROVIDER, "webhookSubscriptions answered without a connection")
+            yield from _webhook_nodes(connection)
+            cursor = _next_cursor(connection, seen)
+            if cursor is None:
                 return
-            cursor = page.get("endCursor")
+        raise ProviderUnavailable(PROVIDER, f"more than {MAX_WEBHOOK_PAGES} pages of webhook subscriptions")
+
+
+def _webhook_nodes(connection: Mapping[str, Any]) -> Iterator[dict[str, str]]:
+    edges = connection.get("edges")
+    if not isinstance(edges, list):
+        raise ProviderUnavailable(PROVIDER, "a webhookSubscriptions page without edges")
+    for edge in edges:
+        node = edge.get("node") if isinstance(edge, dict) else None
+        fields = {key: node.get(key) for key in ("id", "topic", "uri")} if isinstance(node, dict) else {}
+        # All three are non-null in the schema; "None" as an id would be deleted or adopted later.
+        if len(fields) != 3 or not all(isinstance(value, str) and value for value in fields.values()):
+            raise ProviderUnavailable(PROVIDER, "a webhook subscription without an id, topic or uri")
+        yield fields
+
+
+def _next_cursor(connection: Mapping[str, Any], seen: set[str]) -> str | None:
+    """The next page's cursor, None after the last page. Claiming more pages without a cursor, or
+    with one already followed, would ask for the same pages again and again."""
+    page_info = connection.get("pageInfo")
+    if not isinstance(page_info, dict):
+        raise ProviderUnavailable(PROVIDER, "a webhookSubscriptions page without pageInfo")
+    if not page_info.get("hasNextPage"):
+        return None
+    cursor = page_info.get("endCursor")
+    if not isinstance(cursor, str) or not cursor or cursor in seen:
+        raise ProviderUnavailable(PROVIDER, "the webhookSubscriptions pagination does not progress")
+    seen.add(cursor)
+    return cursor

@@ -15,10 +15,14 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 from flask import Flask, jsonify, request
+
+# Pagination the contract rules out, to show a client still ends: "repeat" answers a page with the
+# bookmark it was asked with, "endless" hands out fresh bookmarks for ever (past the last board).
+BookmarkFault = Literal["repeat", "endless"]
 
 
 @dataclass
@@ -41,6 +45,11 @@ class FakePinterest:
     token_entered: threading.Event = field(default_factory=threading.Event)
     release_token: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    bookmark_fault: BookmarkFault | None = None
+    # A faulty listing still ends after this many pages, so a client without guards fails its
+    # test instead of hanging it.
+    bookmark_fault_pages: int = 50
+    _fault_pages_served: int = 0
 
     def add_boards(self, count: int, prefix: str = "Board") -> None:
         start = self.next_board
@@ -88,6 +97,20 @@ class FakePinterest:
     def _authorised(self) -> bool:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         return scheme == "Bearer" and self.access_tokens.get(token, 0) > time.time()
+
+    def _next_bookmark(self, given: str | None, end: int) -> str | None:
+        """The bookmark of a page ending at `end`, as `bookmark_fault` would have it."""
+        with self.lock:
+            faulty = self.bookmark_fault is not None and self._fault_pages_served < self.bookmark_fault_pages
+            if faulty:
+                self._fault_pages_served += 1
+        if faulty and self.bookmark_fault == "repeat" and given:
+            return given
+        if not faulty and end >= len(self.boards):
+            return None
+        bookmark = secrets.token_urlsafe(12)  # opaque, as Pinterest's are
+        self.bookmarks[bookmark] = end
+        return bookmark
 
     def app(self) -> Flask:
         app = Flask("fake_pinterest")
@@ -162,10 +185,6 @@ class FakePinterest:
                 return self._error(400, 1, "Invalid bookmark")
             start = self.bookmarks[bookmark] if bookmark else 0
             page = self.boards[start:start + page_size]
-            next_bookmark = None
-            if start + page_size < len(self.boards):
-                next_bookmark = secrets.token_urlsafe(12)  # opaque, as Pinterest's are
-                self.bookmarks[next_bookmark] = start + page_size
-            return jsonify({"items": page, "bookmark": next_bookmark})
+            return jsonify({"items": page, "bookmark": self._next_bookmark(bookmark, start + page_size)})
 
         return app

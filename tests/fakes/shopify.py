@@ -13,13 +13,17 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 from flask import Flask, Response, jsonify, redirect, request
 
 from service.providers.shopify import oauth_hmac, webhook_hmac
 
+# Pagination the contract rules out, to show a client still ends: "null_cursor" claims a next page
+# without an endCursor, "repeat_cursor" hands back the cursor it was given, "endless" never runs
+# out of (empty) pages.
+CursorFault = Literal["null_cursor", "repeat_cursor", "endless"]
 INVALID_TOKEN_BODY = {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}
 
 
@@ -43,6 +47,11 @@ class FakeShopify:
     failures: list[tuple[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Any = field(default_factory=lambda: itertools.count(1000))
+    cursor_fault: CursorFault | None = None
+    # A faulty listing still ends after this many pages, so a client without guards fails its
+    # test instead of hanging it.
+    cursor_fault_pages: int = 50
+    _fault_pages_served: int = 0
 
     def add_shop(self, domain: str, name: str = "Haven Prints") -> FakeShop:
         shop = self.shops[domain] = FakeShop(domain, name)
@@ -97,10 +106,27 @@ class FakeShopify:
             "X-Shopify-API-Version": "2026-10",
             "X-Shopify-Webhook-Id": webhook_id or secrets.token_hex(8),
             "X-Shopify-Event-Id": secrets.token_hex(8),
-            "X-Shopify-Triggered-At": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            # Shopify's timestamps carry sub-second digits (e.g. 2026-11-20T10:00:00.123456789Z).
+            "X-Shopify-Triggered-At": f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(now := time.time()))}"
+                                      f".{int(now % 1 * 1_000_000):06d}Z",
             "X-Shopify-Hmac-Sha256": webhook_hmac(body, secret or self.client_secret),
         }
         return body, headers
+
+    def _page_info(self, after: Any, end: int, total: int) -> tuple[bool, str | None]:
+        """hasNextPage and endCursor of a page ending at `end`, as `cursor_fault` would have them."""
+        if self.cursor_fault is not None:
+            with self.lock:
+                self._fault_pages_served += 1
+                exhausted = self._fault_pages_served >= self.cursor_fault_pages
+            if not exhausted:
+                if self.cursor_fault == "null_cursor":
+                    return True, None
+                if self.cursor_fault == "repeat_cursor":
+                    return True, str(after or end)
+                return True, str(end)
+        has_next = end < total
+        return has_next, str(end) if has_next else None
 
     def app(self) -> Flask:
         app = Flask("fake_shopify")
@@ -188,13 +214,14 @@ class FakeShopify:
                 return jsonify({"data": {"webhookSubscriptionDelete": {
                     "deletedWebhookSubscriptionId": gid, "userErrors": []}}})
             if operation == "webhookSubscriptions":
-                nodes = sorted(store.webhooks.values(), key=lambda w: w["id"])
+                # str(): a test may plant a malformed subscription without an id.
+                nodes = sorted(store.webhooks.values(), key=lambda w: str(w.get("id")))
                 start = int(variables.get("after") or 0)
                 page = nodes[start:start + 2]  # small pages, so clients must follow the cursor
-                has_next = start + 2 < len(nodes)
+                has_next, cursor = self._page_info(variables.get("after"), start + 2, len(nodes))
                 return jsonify({"data": {"webhookSubscriptions": {
                     "edges": [{"node": node} for node in page],
-                    "pageInfo": {"hasNextPage": has_next, "endCursor": str(start + 2) if has_next else None}}}})
+                    "pageInfo": {"hasNextPage": has_next, "endCursor": cursor}}}})
             return jsonify({"errors": [{"message": "Field doesn't exist", "extensions": {"code": "undefinedField"}}]})
 
         return app
