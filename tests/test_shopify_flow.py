@@ -394,3 +394,44 @@ def test_a_reconnect_before_the_clean_up_runs_keeps_the_new_connection(shop_clie
     assert integration(database_url, user.id)["status"] == "connected"
     assert credential(database_url, user.id, "access_token") is not None
     assert len(fake.shops[SHOP].webhooks) == 8
+
+
+# --- one shop per account, one account per shop ----------------------------------------------
+
+
+def test_a_shop_another_account_holds_cannot_be_taken_over(shop_client, fake, make_user, database_url):
+    owner, intruder = make_user(), make_user()
+    # The intruder's flow began while the shop was free (a link sent to the shop's owner, say).
+    intruders_state = begin(shop_client, intruder)
+    connect(shop_client, fake, owner)
+    owners_token = credential(database_url, owner.id, "access_token")
+
+    response = shop_client.get(callback_path(fake.approve(SHOP, intruders_state, "http://hub.test" + CALLBACK)))
+    assert outcome(response) == {"error": "shop_in_use"}
+    assert credential(database_url, intruder.id, "access_token") is None
+    assert integration(database_url, owner.id)["status"] == "connected"
+    assert credential(database_url, owner.id, "access_token") == owners_token
+    assert sql(database_url, "select user_id::text from public.shopify_shops") == [(owner.id,)]
+
+    refused = shop_client.get(f"/api/integrations/shopify/install?shop={SHOP}&format=json", headers=intruder.headers)
+    assert refused.status_code == 409 and refused.json["error"] == "shop_in_use"
+
+
+def test_a_released_shop_can_move_to_another_account(shop_client, shop_settings, db, fake, make_user, database_url):
+    first, second = make_user(), make_user()
+    connect(shop_client, fake, first)
+    shop_client.delete("/api/integrations/shopify", headers=first.headers)
+    connect(shop_client, fake, second)
+    assert sql(database_url, "select user_id::text from public.shopify_shops") == [(second.id,)]
+
+
+def test_an_account_switches_shops_only_through_a_disconnect(shop_client, fake, user, database_url):
+    connect(shop_client, fake, user)
+    other = "other-prints.myshopify.com"
+    refused = shop_client.get(f"/api/integrations/shopify/install?shop={other}&format=json", headers=user.headers)
+    assert refused.status_code == 409 and refused.json["error"] == "another_shop_connected"
+    assert SHOP in refused.json["message"]
+    assert integration(database_url, user.id)["status"] == "connected"
+    shop_client.delete("/api/integrations/shopify", headers=user.headers)
+    assert shop_client.get(f"/api/integrations/shopify/install?shop={other}&format=json",
+                           headers=user.headers).status_code == 200

@@ -258,3 +258,29 @@ def test_shop_redact_takes_the_queue_items_of_waiting_deliveries_with_them(
     ran = [r for r in run_queued(shop_settings, db) if r.operation_type == "shopify.process_webhook"]
     assert [r.error for r in ran] == [None], "only the redaction's own item is left to run, and it succeeds"
     assert sql(database_url, "select count(*) from public.customer_orders") == [(0,)]
+
+
+def test_deliveries_from_a_shop_the_account_no_longer_holds_are_ignored(
+        shop_client, shop_settings, db, fake, connected, database_url):
+    old_shop = "old-prints.myshopify.com"  # held before, still mapped to the account
+    sql(database_url, "select public.claim_shopify_shop(%s, %s)", [connected.id, old_shop])
+    deliver(shop_client, fake, "orders/create", ORDER, shop=old_shop, webhook_id="wh-old-order")
+    deliver(shop_client, fake, "app/uninstalled", {"id": 2, "domain": old_shop}, shop=old_shop,
+            webhook_id="wh-old-uninstall")
+    run_queued(shop_settings, db)
+    assert sql(database_url, "select webhook_id, status, error from public.shopify_webhook_events"
+                             " where webhook_id like 'wh-old-%%' order by webhook_id") == [
+        ("wh-old-order", "ignored", "not the shop this account is connected to"),
+        ("wh-old-uninstall", "ignored", "not the shop this account is connected to")]
+    assert sql(database_url, "select count(*) from public.customer_orders") == [(0,)]
+    assert integration(database_url, connected.id)["status"] == "connected"
+
+
+def test_an_uninstall_sent_before_the_current_connection_is_ignored(
+        shop_client, shop_settings, db, fake, connected, database_url):
+    body, headers = fake.signed_webhook("app/uninstalled", SHOP, {"id": 1, "domain": SHOP})
+    headers["X-Shopify-Triggered-At"] = "2020-01-01T00:00:00.000Z"  # before this connection was made
+    assert shop_client.post(HOOK, data=body, headers=headers).json == {"status": "accepted"}
+    run_queued(shop_settings, db)
+    assert integration(database_url, connected.id)["status"] == "connected"
+    assert credential(database_url, connected.id, "access_token") is not None

@@ -89,6 +89,8 @@ def install(caller: Caller, query: InstallQuery):  # type: ignore[no-untyped-def
     shop = normalise_shop(query.shop)
     if shop is None:
         raise BadRequest("shop must be a *.myshopify.com domain", code="invalid_shop")
+    with services().db.as_service() as conn:
+        _refuse_unless_free(conn, caller.user_id, shop)
     shopify = client(settings)
     return oauth_flow.start(
         caller.user_id, PROVIDER, as_json=query.format == "json", shop=shop, metadata={"shop_domain": shop},
@@ -96,13 +98,33 @@ def install(caller: Caller, query: InstallQuery):  # type: ignore[no-untyped-def
                                                           redirect_uri=callback_url(settings, PROVIDER)))
 
 
+def _refuse_unless_free(conn: psycopg.Connection[Any], user_id: str, shop: str) -> None:
+    """One shop per account, one account per shop: a switch or a transfer goes through a disconnect."""
+    # A token for another shop: an install that was only begun (no token) may be replaced.
+    held = conn.execute(
+        "select i.metadata ->> 'shop_domain' as shop from public.integrations as i"
+        " join public.integration_credentials as c"
+        " on c.user_id = i.user_id and c.provider = i.provider and c.credential_type = 'access_token'"
+        " where i.user_id = %s and i.provider = %s and i.status <> 'disconnected'", [user_id, PROVIDER]).fetchone()
+    if held is not None and held["shop"] and held["shop"] != shop:
+        raise Conflict(f"this account holds {held['shop']}: disconnect it before connecting {shop}",
+                       code="another_shop_connected")
+    if _held_elsewhere(conn, user_id, shop):
+        raise Conflict(f"{shop} is connected to another account; it must be disconnected there first",
+                       code="shop_in_use")
+
+
+def _held_elsewhere(conn: psycopg.Connection[Any], user_id: str, shop: str) -> bool:
+    row = conn.execute("select public.shopify_shop_held_elsewhere(%s, %s) as held", [user_id, shop]).fetchone()
+    return bool(row and row["held"])
+
 
 @bp.get("/api/integrations/shopify/callback")
 @endpoint("Shopify's OAuth redirect back (HMAC-verified); redirects to the front end",
           auth=False, status=302, produces=(), tags=("integrations",),
           description="Redirects to APP_URL/dashboard/settings/integrations with success=shopify_connected "
                       "or error=invalid_hmac|stale_request|invalid_shop|invalid_state|"
-                      "token_exchange_failed|shop_info_failed.")
+                      "token_exchange_failed|shop_info_failed|shop_in_use (another account holds the shop).")
 def callback():  # type: ignore[no-untyped-def]
     settings = services().settings
     if not settings.shopify_client_secret or not settings.shopify_client_id:
@@ -126,9 +148,13 @@ def callback():  # type: ignore[no-untyped-def]
     try:
         with db.as_service() as conn:
             user_id = consume_oauth_state(conn, PROVIDER, state, shop)
+            held_elsewhere = _held_elsewhere(conn, user_id, shop)
     except OAuthStateError as exc:
         log.warning("Shopify callback state refused (%s)", exc.reason)
         return oauth_flow.refuse(PROVIDER, "invalid_state")
+    # Before any token is asked for: a link to another account's install must not move a shop.
+    if held_elsewhere:
+        return oauth_flow.refuse(PROVIDER, "shop_in_use", user_id, "that shop is connected to another account")
 
     shopify = client(settings)
     try:
@@ -144,11 +170,14 @@ def callback():  # type: ignore[no-untyped-def]
     metadata = {"shop_domain": shop, "shop_name": info["name"], "access_scopes": grant.scopes}
     if grant.refresh_token_expires_at:
         metadata["refresh_token_expires_at"] = grant.refresh_token_expires_at.isoformat()
-    with db.as_service() as conn:
-        records.mark_connected(conn, user_id, PROVIDER, metadata=metadata,
-                               credentials=connected.as_credentials(), token_expires_at=grant.expires_at)
-        conn.execute("select public.claim_shopify_shop(%s, %s)", [user_id, shop])
-        queue(conn, user_id, "shopify.register_webhooks", {"shop": shop})
+    try:
+        with db.as_service() as conn:
+            records.mark_connected(conn, user_id, PROVIDER, metadata=metadata,
+                                   credentials=connected.as_credentials(), token_expires_at=grant.expires_at)
+            conn.execute("select public.claim_shopify_shop(%s, %s)", [user_id, shop])
+            queue(conn, user_id, "shopify.register_webhooks", {"shop": shop})
+    except psycopg.errors.ObjectNotInPrerequisiteState:  # another account connected it meanwhile
+        return oauth_flow.refuse(PROVIDER, "shop_in_use", user_id, "that shop is connected to another account")
     log.info("Shopify shop connected for user %s", user_id)
     return redirect(front_end(settings, success="shopify_connected"), code=302)
 
