@@ -435,3 +435,16 @@ def test_an_account_switches_shops_only_through_a_disconnect(shop_client, fake, 
     shop_client.delete("/api/integrations/shopify", headers=user.headers)
     assert shop_client.get(f"/api/integrations/shopify/install?shop={other}&format=json",
                            headers=user.headers).status_code == 200
+
+
+def test_registration_is_not_fooled_by_rows_of_a_shop_held_before(shop_client, shop_settings, db, fake, user,
+                                                                   database_url):
+    # A clean-up that never ran left another shop's subscription rows behind.
+    sql(database_url, "insert into public.shopify_webhooks (user_id, shop_domain, shopify_webhook_id, topic, address)"
+                      " values (%s, 'old-prints.myshopify.com', 'gid://shopify/WebhookSubscription/1',"
+                      " 'orders/create', 'http://hub.test/api/webhooks/shopify')", [user.id])
+    connect(shop_client, fake, user)
+    run_queued(shop_settings, db)
+    assert len(fake.shops[SHOP].webhooks) == 8
+    assert sql(database_url, "select count(*), count(*) filter (where shop_domain = %s)"
+                             " from public.shopify_webhooks", [SHOP]) == [(8, 8)]

@@ -205,8 +205,9 @@ def register_webhooks(job: Job) -> None:
     with db.as_service() as conn:
         row = conn.execute("select status, metadata from public.integrations where user_id = %s and provider = %s",
                            [job.user_id, PROVIDER]).fetchone()
+        # Rows of a shop held before (a clean-up that never ran) do not count for this one.
         known = {r["topic"] for r in conn.execute(
-            "select topic from public.shopify_webhooks where user_id = %s", [job.user_id])}
+            "select topic from public.shopify_webhooks where user_id = %s and shop_domain = %s", [job.user_id, shop])}
     if row is None or row["status"] != "connected" or (row["metadata"] or {}).get("shop_domain") != shop:
         return  # disconnected or reconnected to another shop since: nothing to register
     access = _usable_token(db, settings, job.user_id)
@@ -221,7 +222,9 @@ def register_webhooks(job: Job) -> None:
         with db.as_service() as conn:
             conn.execute(
                 "insert into public.shopify_webhooks (user_id, shop_domain, shopify_webhook_id, topic, address)"
-                " values (%s, %s, %s, %s, %s) on conflict (user_id, topic) do nothing",
+                " values (%s, %s, %s, %s, %s) on conflict (user_id, topic) do update"
+                " set shop_domain = excluded.shop_domain, shopify_webhook_id = excluded.shopify_webhook_id,"
+                " address = excluded.address, created_at = now()",
                 [job.user_id, shop, subscription_id, topic, address])
 
 
