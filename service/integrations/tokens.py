@@ -120,13 +120,24 @@ def refresh_due_tokens(context: WorkerContext) -> None:
         for user_id in due:
             try:
                 outcome = refresh_if_due(context.db, refresher, user_id)
-            except (ProviderError, PermanentError, psycopg.Error) as exc:
-                # Passing trouble with one user must not cost the others their refresh: the next
-                # run, still inside the window, tries this one again.
-                log.warning("%s token refresh for user %s failed: %s", refresher.name, user_id,
-                            exc if not isinstance(exc, psycopg.Error) else type(exc).__name__)
+            except Exception as exc:  # noqa: BLE001 - one user's trouble must not cost the others their refresh
+                _record_failure(context.db, refresher, user_id, exc)
                 continue
             log.info("%s token for user %s: %s", refresher.name, user_id, outcome)
+
+
+def _record_failure(db: Database, refresher: Refresher, user_id: str, exc: Exception) -> None:
+    """The next run tries again, after the healthy rows (integrations_due_for_refresh)."""
+    # Provider errors are written to be shown; anything else is named by its type only.
+    error = f"token refresh failed: {exc}" if isinstance(exc, (ProviderError, PermanentError)) \
+        else f"token refresh failed: {type(exc).__name__}"
+    log.warning("%s %s for user %s", refresher.name, error, user_id,
+                exc_info=not isinstance(exc, (ProviderError, PermanentError, psycopg.Error)))
+    try:
+        with db.as_service() as conn:
+            conn.execute("select public.record_refresh_failure(%s, %s, %s)", [user_id, refresher.provider, error])
+    except psycopg.Error as db_error:
+        log.warning("could not record the failure: %s", type(db_error).__name__)
 
 
 def register(registry: Registry, settings: Settings) -> None:
