@@ -145,3 +145,17 @@ def test_asymmetric_tokens_verify_through_a_cached_jwks(settings, db, user, algo
             assert response.status_code == 200 and response.json["id"] == user.id
         assert client.get("/api/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
         assert jwks.fetches == 1
+
+
+def test_tokens_with_unknown_key_ids_cannot_make_us_refetch_the_keys_each_time(settings, db, user):
+    private_key = _private_key("ES256")
+    public_jwk = json.loads(jwt.algorithms.get_default_algorithms()["ES256"].to_jwk(private_key.public_key()))
+    public_jwk.update({"kid": "key-1", "alg": "ES256", "use": "sig"})
+    claims = {"sub": user.id, "aud": "authenticated", "exp": int(time.time()) + 600}
+    with _JwksServer({"keys": [public_jwk]}) as jwks:
+        client = create_app(replace(settings, supabase_jwks_url=jwks.url), database=db).test_client()
+        for n in range(5):
+            unknown = jwt.encode(claims, private_key, algorithm="ES256", headers={"kid": f"nobody-{n}"})
+            response = client.get("/api/me", headers={"Authorization": f"Bearer {unknown}"})
+            assert response.status_code == 401 and response.json["error"] == "invalid_token"
+        assert jwks.fetches <= 2  # the first fetch, and at most one refresh per cool-down (30 s)
