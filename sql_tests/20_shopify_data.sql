@@ -202,7 +202,7 @@ select is(
   1, 'the redaction is in the activity log'
 );
 
-select public.redact_shopify_shop(:'user_a', '{"shop_domain": "a.myshopify.com"}');
+select public.redact_shopify_shop(:'user_a', 'a.myshopify.com', '{"shop_domain": "a.myshopify.com"}');
 select is(
   (select count(*)::int from public.customer_orders where user_id = :'user_a')
   + (select count(*)::int from public.customers where user_id = :'user_a'),
@@ -225,7 +225,7 @@ select throws_ok(
   'a user cannot write orders through the sync function'
 );
 select throws_ok(
-  $$select public.redact_shopify_shop(auth.uid(), '{}')$$, '42501', null,
+  $$select public.redact_shopify_shop(auth.uid(), 'a.myshopify.com', '{}')$$, '42501', null,
   'a user cannot call the redaction functions'
 );
 

@@ -284,3 +284,20 @@ def test_an_uninstall_sent_before_the_current_connection_is_ignored(
     run_queued(shop_settings, db)
     assert integration(database_url, connected.id)["status"] == "connected"
     assert credential(database_url, connected.id, "access_token") is not None
+
+
+def test_shop_redact_for_a_shop_held_before_spares_the_current_shops_data(
+        shop_client, shop_settings, db, fake, connected, database_url):
+    deliver(shop_client, fake, "orders/create", ORDER)  # from the shop the account holds now
+    run_queued(shop_settings, db)
+    old_shop = "old-prints.myshopify.com"
+    sql(database_url, "select public.claim_shopify_shop(%s, %s)", [connected.id, old_shop])
+    sql(database_url, "insert into public.customer_orders (user_id, shopify_order_id, shop_domain)"
+                      " values (%s, 'old-1', %s)", [connected.id, old_shop])
+    deliver(shop_client, fake, "shop/redact", {"shop_id": 2, "shop_domain": old_shop}, shop=old_shop)
+    run_queued(shop_settings, db)
+    assert sql(database_url, "select shopify_order_id, shop_domain from public.customer_orders") == [
+        (str(ORDER["id"]), SHOP)]
+    assert sql(database_url, "select shop_domain from public.customers") == [(SHOP,)]
+    [(result,)] = sql(database_url, "select result from public.shopify_compliance_requests")
+    assert result["orders_deleted"] == 1 and result["customers_deleted"] == 0
