@@ -18,20 +18,49 @@ from functools import wraps
 from typing import Any, Callable, TypeVar
 
 from flask import Flask, Response, jsonify, request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 from pydantic.json_schema import models_json_schema
+from pydantic_core import PydanticCustomError
 
 from .auth import current_caller
 from .errors import BadRequest
 
 F = TypeVar("F", bound=Callable[..., Any])
 SPEC_ATTRIBUTE = "haven_endpoint"
+NUL_PROBLEM = "must not contain a NUL character (U+0000)"
 
 
 class Strict(BaseModel):
-    """Base for request models: unknown fields are an error, not silently dropped."""
+    """Base for request models: unknown fields are an error, not silently dropped. No string may
+    hold NUL (U+0000): Postgres text and jsonb cannot store it, and refusing it here gives a 400
+    that names the field instead of a database error later."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        where = _nul_in(value)
+        if where is not None:
+            raise PydanticCustomError("nul_character", NUL_PROBLEM + "{where}",
+                                      {"where": f" at {where}" if where else ""})
+        return value
+
+
+def _nul_in(value: Any, where: str = "") -> str | None:
+    """Where in a validated value a string holds NUL ("" for the value itself), or None."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    if isinstance(value, dict):
+        parts = [(f"{where} (a key)", key) for key in value] + [(f"{where}[{key!r}]", part)
+                                                                 for key, part in value.items()]
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        parts = [(f"{where}[{index}]", part) for index, part in enumerate(value)]
+    else:
+        return None  # not text; a nested model checked its own fields, naming them
+    return next((found for path, part in parts if (found := _nul_in(part, path)) is not None), None)
 
 
 class ErrorBody(BaseModel):
@@ -73,6 +102,11 @@ def endpoint(summary: str, *, query: type[BaseModel] | None = None, body: type[B
                 caller = current_caller()
                 if "caller" in wants:
                     kwargs["caller"] = caller
+            # Path parameters bypass the models, and psycopg refuses NUL in text before Postgres sees it.
+            with_nul = [name for name, value in path_args.items() if _nul_in(value) is not None]
+            if with_nul:
+                raise BadRequest("the request is not valid", code="invalid_request",
+                                 details=[{"field": name, "problem": NUL_PROBLEM} for name in with_nul])
             if spec.query is not None:
                 kwargs["query"] = spec.query.model_validate(request.args.to_dict(flat=True))
             if spec.body is not None:

@@ -29,6 +29,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    # Werkzeug enforces it on Content-Length and on chunked bodies alike, before anything reads them.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     db = database or Database(resolve_database_url(settings), min_size=settings.db_pool_min,
                               max_size=settings.db_pool_max)
     app.extensions["haven"] = Services(settings=settings, db=db, verifier=TokenVerifier(settings),

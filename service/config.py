@@ -47,6 +47,11 @@ class Settings:
     web_workers: int = field(default=2, metadata={"env": "HAVEN_WEB_WORKERS"})
     web_threads: int = field(default=8, metadata={"env": "HAVEN_WEB_THREADS"})
     log_level: str = field(default="INFO", metadata={"env": "HAVEN_LOG_LEVEL"})
+    # The largest request body accepted (413 above it), checked before a body is read, so an
+    # unauthenticated sender cannot make a worker buffer gigabytes before the webhook HMAC check.
+    # The biggest legitimate bodies are Shopify order webhooks: a few hundred KB with many line
+    # items, so 5 MiB leaves ample room.
+    max_request_bytes: int = field(default=5 * 1024 * 1024, metadata={"env": "HAVEN_MAX_REQUEST_BYTES"})
 
     # Local state (the embedded cluster) lives here.
     state_dir: Path = field(default=PROJECT_ROOT / ".haven", metadata={"env": "HAVEN_STATE_DIR"})

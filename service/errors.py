@@ -10,9 +10,9 @@ import logging
 from typing import Any
 
 import psycopg
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from pydantic import ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,10 @@ SQLSTATE_STATUS: dict[str, tuple[int, str]] = {
     "22023": (400, "invalid_parameter"),  # invalid_parameter_value
     "23514": (400, "constraint_violated"),  # check_violation
     "22P02": (400, "invalid_parameter"),  # invalid_text_representation (e.g. a bad uuid)
+    # Text Postgres cannot hold: U+0000 in jsonb (22P05) or bytes not valid in the encoding (22021).
+    # Only input carries such text, so it is the caller's problem, not a fault of ours.
+    "22P05": (400, "invalid_parameter"),  # untranslatable_character
+    "22021": (400, "invalid_parameter"),  # character_not_in_repertoire
     "P0002": (404, "not_found"),  # no_data_found
     "55000": (409, "conflict"),  # object_not_in_prerequisite_state
     "23505": (409, "conflict"),  # unique_violation
@@ -114,7 +118,11 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         code = (exc.name or "error").lower().replace(" ", "_")
-        response = jsonify({"error": code, "message": exc.description})
+        message = exc.description
+        if isinstance(exc, RequestEntityTooLarge) and request.max_content_length is not None:
+            # Werkzeug's text does not say what the limit is; a sender needs it to fix the request.
+            message = f"the request body is larger than the limit of {request.max_content_length} bytes"
+        response = jsonify({"error": code, "message": message})
         response.status_code = exc.code or 500
         if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]

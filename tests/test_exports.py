@@ -302,6 +302,14 @@ def test_a_range_above_the_cap_is_refused_not_cut(client, app, database_url, use
     ({"type": "orders", "startDate": "yesterday"}, "startDate is not a date"),
     ({"type": "orders", "endDate": "2026-02-30"}, "endDate is not a date"),
     ({"type": "orders", "startDate": "2026-03-02", "endDate": "2026-03-01"}, "is after endDate"),
+    # Dates whose range arithmetic would leave Python's datetime range (years 1..9999).
+    ({"type": "orders", "endDate": "9999-12-31"}, "endDate is out of range"),
+    ({"type": "orders", "endDate": "0001-01-01"}, "endDate is out of range"),
+    ({"type": "analytics", "endDate": "9999-12-31T23:59:59.999999Z"}, "endDate is out of range"),
+    ({"type": "orders", "startDate": "0001-01-01T00:00:00+05:00"}, "startDate is out of range"),
+    ({"type": "orders", "startDate": "9999-12-31T23:59:59-05:00"}, "startDate is out of range"),
+    ({"type": "orders", "startDate": "1899-12-31"}, "startDate is out of range"),
+    ({"type": "orders", "endDate": "9001-01-01"}, "endDate is out of range"),
     ({"type": "orders", "limit": "0"}, "between 1 and 100000"),
     ({"type": "orders", "limit": "100001"}, "between 1 and 100000"),
     ({"type": "analytics", "limit": "1001"}, "between 1 and 1000"),
@@ -314,6 +322,12 @@ def test_bad_requests_are_400_naming_the_problem(client, user, database_url, par
     assert needle in json.dumps(response.get_json())
     with psycopg.connect(database_url) as conn:
         assert conn.execute("select count(*) from public.export_history").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("type_", ["orders", "analytics"])
+def test_the_widest_accepted_dates_export(client, user, type_):
+    response = get(client, user, type=type_, startDate="1900-01-01T00:00:00+05:00", endDate="9000-12-31")
+    assert response.status_code == 200, response.get_json()
 
 
 def test_exports_need_a_signed_in_caller(client):

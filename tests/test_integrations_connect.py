@@ -308,6 +308,16 @@ def test_from_email_is_validated_and_only_for_resend(client, user, resend, klavi
     assert resend.seen == [] and klaviyo.seen == []
 
 
+def test_a_nul_in_from_email_is_400_naming_it_and_changes_nothing(client, user, resend, db, database_url):
+    # The address passes the pattern (NUL is not whitespace) but Postgres cannot store it.
+    response = client.post("/api/integrations/resend/connect",
+                           json={"api_key": RESEND_KEY, "from_email": "hello\u0000@haven.test"}, headers=user.headers)
+    assert response.status_code == 400 and response.is_json, response.data
+    assert [d["field"] for d in response.json["details"]] == ["from_email"]
+    assert "NUL" in response.json["details"][0]["problem"]
+    assert resend.seen == [] and row(db, user.id, "resend") is None and secret_count(database_url, user.id) == 0
+
+
 # --- Dynamic Mockups and Sky Pilot ------------------------------------------------------------
 
 def test_dynamic_mockups_connect(client, user, mockups, db):

@@ -180,6 +180,29 @@ def test_invalid_rules_are_400_and_change_nothing(client, user, db, mutate):
     assert settings["progress"]["setup_progress"]["design_rules"] == "pending"
 
 
+@pytest.mark.parametrize(("mutate", "field"), [
+    (lambda r: r["mockups"].update(scenes=["living room\u0000"]), "design_rules.mockups.scenes"),
+    (lambda r: r["print_formats"][0].update(name="A\u00004"), "design_rules.print_formats.0.name"),
+])
+def test_a_nul_character_is_400_naming_the_field_and_changes_nothing(client, user, db, mutate, field):
+    # Postgres cannot store U+0000 in text or jsonb; it must be refused as input, not fail as a 500.
+    response = client.put("/api/settings/design-rules", json=_broken(db, mutate), headers=user.headers)
+    assert response.status_code == 400 and response.is_json, response.data
+    assert response.json["error"] == "invalid_request"
+    assert [(d["field"], "NUL" in d["problem"]) for d in response.json["details"]] == [(field, True)]
+    settings = client.get("/api/settings", headers=user.headers).json
+    assert settings["using_default_design_rules"] is True
+    assert settings["progress"]["setup_progress"]["design_rules"] == "pending"
+
+
+def test_a_nul_in_a_path_parameter_is_400_naming_it(client, user, db):
+    response = client.patch("/api/settings/setup-progress/resend%00", json={"status": "skipped"},
+                            headers=user.headers)
+    assert response.status_code == 400 and response.is_json, response.data
+    assert [(d["field"], "NUL" in d["problem"]) for d in response.json["details"]] == [("step", True)]
+    assert client.get("/api/settings/setup-progress", headers=user.headers).json["setup_progress"]["resend"] == "pending"
+
+
 @pytest.mark.parametrize("payload", [{}, {"use_defaults": False}, {"use_defaults": True, "design_rules": {}}])
 def test_design_rules_body_needs_exactly_one_choice(client, user, payload):
     assert client.put("/api/settings/design-rules", json=payload, headers=user.headers).status_code == 400

@@ -19,6 +19,9 @@ def raised_by(database_url: str, statement: str) -> psycopg.Error:
 @pytest.mark.parametrize(("statement", "sqlstate", "status", "code"), [
     ("do $$ begin raise exception 'bad value' using errcode = '22023'; end $$", "22023", 400, "invalid_parameter"),
     ("select 'not-a-uuid'::uuid", "22P02", 400, "invalid_parameter"),
+    # Text Postgres cannot hold: a NUL in JSON (jsonb refuses \u0000) and bytes that are not UTF-8.
+    (r"""select '"a\u0000b"'::jsonb""", "22P05", 400, "invalid_parameter"),
+    (r"select convert_from('\xff'::bytea, 'UTF8')", "22021", 400, "invalid_parameter"),
     ("insert into public.periodic_jobs (name) values (' ')", "23514", 400, "constraint_violated"),
     ("do $$ begin raise exception 'no such thing' using errcode = 'P0002'; end $$", "P0002", 404, "not_found"),
     ("do $$ begin raise exception 'not now' using errcode = '55000'; end $$", "55000", 409, "conflict"),

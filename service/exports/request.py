@@ -9,17 +9,21 @@ Date bounds are half-open, `start <= export_date < end`:
   No `endDate`: no upper bound.
 - For a type whose date column is a day (analytics), a day is in when it falls between the UTC
   days of the two bounds, both included.
+- A bound must be written in a year from MIN_YEAR to MAX_YEAR (1900 to 9000).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from ..errors import BadRequest
 from .catalog import EXPORT_CONFIGS, EXPORT_FORMATS, ExportConfig, ExportField, ExportFormat
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Bounds are shifted by an offset, a day, a tick or defaultDateRange days; within these years none of
+# that can leave datetime's range (years 1..9999), and no record we export is dated outside them.
+MIN_YEAR, MAX_YEAR = 1900, 9000
 _ONE_TICK = timedelta(microseconds=1)  # timestamptz resolution
 
 
@@ -92,12 +96,16 @@ def _parse_bound(name: str, text: str) -> tuple[datetime, bool]:
     """The instant `text` names (UTC when it has no offset) and whether it was a date only."""
     value = text.strip()
     try:
-        if _DATE_ONLY.match(value):
-            return datetime.combine(date.fromisoformat(value), time(), timezone.utc), True
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise BadRequest(f"{name} is not a date: {text!r} (use YYYY-MM-DD or an ISO 8601 date-time)",
                          code="invalid_export") from None
+    # The year as written, before the offset is applied: applying it can itself overflow.
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise BadRequest(f"{name} is out of range: {text!r} (years {MIN_YEAR} to {MAX_YEAR})",
+                         code="invalid_export")
+    if _DATE_ONLY.match(value):
+        return parsed.replace(tzinfo=timezone.utc), True
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc), False
