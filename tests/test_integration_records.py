@@ -1,6 +1,7 @@
 """The Python building blocks the OAuth and token-refresh work reuses: records.py, oauth_state.py, vault.py."""
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -10,6 +11,8 @@ from service import vault
 from service.integrations import records
 from service.integrations.oauth_state import OAuthStateError, begin_oauth, consume_oauth_state
 from service.integrations.records import TokenSet
+
+from .queue_support import query, wait_until
 
 
 def test_oauth_connect_then_refresh_stores_tokens_atomically(db, user, database_url):
@@ -90,3 +93,39 @@ def test_oauth_state_other_shop_and_expired(db, user, database_url):
     with db.as_service() as conn, pytest.raises(OAuthStateError) as expired:
         consume_oauth_state(conn, "shopify", state, "demo.myshopify.com")
     assert expired.value.reason == "expired"
+
+
+def test_a_store_racing_a_deletion_is_not_lost(user, database_url):
+    def service_connection() -> psycopg.Connection:
+        conn = psycopg.connect(database_url)
+        conn.execute("set role service_role")
+        return conn
+
+    with service_connection() as setup:
+        setup.execute("select public.store_credential(%s, 'klaviyo', 'api_key', 'old-key')", [user.id])
+        setup.commit()
+    deleting = service_connection()
+    deleting.execute("select public.delete_credentials(%s, 'klaviyo')", [user.id])  # not committed yet
+    stored: list[BaseException | None] = []
+
+    def store() -> None:
+        with service_connection() as conn:
+            try:
+                conn.execute("select public.store_credential(%s, 'klaviyo', 'api_key', 'new-key')", [user.id])
+                conn.commit()
+                stored.append(None)
+            except BaseException as exc:  # noqa: BLE001 - reported to the test thread
+                stored.append(exc)
+
+    storing = threading.Thread(target=store)
+    storing.start()
+    wait_until(lambda: query(database_url, "select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
+                                           " and datname = current_database()")[0][0] >= 1,
+               timeout=30, what="the store to wait for the deletion")
+    deleting.commit()
+    deleting.close()
+    storing.join(30)
+    assert stored == [None]
+    with service_connection() as conn:
+        assert conn.execute("select public.get_credential(%s, 'klaviyo', 'api_key')", [user.id]).fetchone()[0] == \
+            "new-key"
