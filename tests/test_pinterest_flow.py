@@ -3,7 +3,9 @@ callback, the queued board sync (every page, all or nothing), the error redirect
 and that no token ever leaves Vault."""
 from __future__ import annotations
 
+import json
 import logging
+import threading
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -15,6 +17,8 @@ from service.queue.registry import WorkerContext
 
 from .flow_support import run_queued
 from .pinterest_support import CALLBACK, FRONT_END, pinterest_world, query
+from .queue_support import query as sql_query
+from .queue_support import wait_until
 
 
 @pytest.fixture
@@ -513,3 +517,34 @@ def test_tokens_never_reach_logs_responses_redirects_activity_or_rows(world, mak
     # ...while the states and codes stay out of the logs too.
     log_text = "\n".join(record.getMessage() for record in caplog.records)
     assert denied_state not in log_text
+
+
+def test_overlapping_board_syncs_leave_exactly_one_complete_set(user, database_url):
+    def boards(*ids: str) -> str:
+        return json.dumps([{"id": board_id, "name": f"Board {board_id}"} for board_id in ids])
+
+    first = psycopg.connect(database_url)
+    first.execute("set role service_role")
+    first.execute("select public.replace_pinterest_boards(%s, %s::jsonb)", [user.id, boards("a", "b")])  # open
+    outcome: list[BaseException | None] = []
+
+    def second_sync() -> None:
+        try:
+            with psycopg.connect(database_url) as conn:
+                conn.execute("set role service_role")
+                conn.execute("select public.replace_pinterest_boards(%s, %s::jsonb)", [user.id, boards("c")])
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - reported to the test thread
+            outcome.append(exc)
+
+    second = threading.Thread(target=second_sync)
+    second.start()
+    wait_until(lambda: sql_query(database_url, "select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
+                                           " and datname = current_database()")[0][0] >= 1,
+               timeout=30, what="the second sync to wait for the first")
+    first.commit()
+    first.close()
+    second.join(30)
+    assert outcome == [None]
+    assert sql_query(database_url, "select pinterest_board_id from public.pinterest_boards where user_id = %s",
+                 [user.id]) == [("c",)]
