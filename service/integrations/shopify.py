@@ -100,16 +100,13 @@ def install(caller: Caller, query: InstallQuery):  # type: ignore[no-untyped-def
 
 def _refuse_unless_free(conn: psycopg.Connection[Any], user_id: str, shop: str) -> None:
     """One shop per account, one account per shop: a switch or a transfer goes through a disconnect."""
-    # A token for another shop: an install that was only begun (no token) may be replaced.
-    held = conn.execute(
-        "select i.metadata ->> 'shop_domain' as shop from public.integrations as i"
-        " join public.integration_credentials as c"
-        " on c.user_id = i.user_id and c.provider = i.provider and c.credential_type = 'access_token'"
-        " where i.user_id = %s and i.provider = %s and i.status <> 'disconnected'", [user_id, PROVIDER]).fetchone()
-    if held is not None and held["shop"] and held["shop"] != shop:
-        raise Conflict(f"this account holds {held['shop']}: disconnect it before connecting {shop}",
+    row = conn.execute("select public.shopify_held_shop(%s) as held,"
+                       " public.shopify_shop_held_elsewhere(%s, %s) as taken", [user_id, user_id, shop]).fetchone()
+    assert row is not None
+    if row["held"] and row["held"] != shop:
+        raise Conflict(f"this account holds {row['held']}: disconnect it before connecting {shop}",
                        code="another_shop_connected")
-    if _held_elsewhere(conn, user_id, shop):
+    if row["taken"]:
         raise Conflict(f"{shop} is connected to another account; it must be disconnected there first",
                        code="shop_in_use")
 

@@ -1,12 +1,11 @@
--- Three gaps in the privacy topics (20261125130400), found in review:
+-- Two gaps in the privacy topics (20261125130400), found in review (a third, in shop/redact,
+-- is closed in 20261125170500 with the shop column it needs):
 -- 1. A data request's compiled data (the customer's row and orders, kept for the shop owner)
 --    survived customers/redact and shop/redact: the person's data stayed in the audit table.
 -- 2. customers/redact emptied every waiting inbox body that named the customer. A waiting
 --    orders/updated (a refund, say) then failed for good and never reached the books; a waiting
 --    customers/update would have re-created the person. Order bodies now lose only the person
 --    (the order's figures still apply); any other waiting body about them is not applied.
--- 3. shop/redact deleted waiting deliveries but left their queue items, which then failed
---    attempt after attempt on a row that is gone.
 
 grant update (result) on table public.shopify_compliance_requests to service_role;
 
@@ -133,59 +132,3 @@ $$;
 comment on function public.redact_shopify_customer(uuid, jsonb) is
 'customers/redact: deletes the customer and their leads, strips them from orders, waiting bodies and '
 'compiled data requests (waiting order bodies keep their figures); audit row with counts.';
-
-create or replace function public.redact_shopify_shop(p_user_id uuid, p_payload jsonb)
-returns uuid
-language plpgsql
-set search_path = ''
-as $$
-declare
-  orders_deleted integer;
-  customers_deleted integer;
-  events_deleted integer;
-  data_requests_cleared integer;
-begin
-  delete from public.customer_orders as o where o.user_id = p_user_id;
-  get diagnostics orders_deleted = row_count;
-  delete from public.customers as c where c.user_id = p_user_id;
-  get diagnostics customers_deleted = row_count;
-  delete from public.shopify_webhooks as w where w.user_id = p_user_id;
-
-  -- Every delivery but the privacy ones, which are the audit trail of this very request; the
-  -- queue items of those still waiting go with them (they would fail on a row that is gone).
-  with deleted as (
-    delete from public.shopify_webhook_events as e
-    where e.user_id = p_user_id and e.topic not in ('customers/data_request', 'customers/redact', 'shop/redact')
-    returning e.id
-  ),
-
-  unqueued as (
-    delete from public.retry_queue as q
-    where
-      q.reference_table = 'shopify_webhook_events'
-      and q.status in ('pending', 'failed')
-      and q.reference_id in (select d.id from deleted as d)
-    returning 1
-  )
-
-  select count(*) into events_deleted from deleted;
-
-  update public.shopify_compliance_requests as r
-  set result = '{"redacted": true}'::jsonb
-  where r.user_id = p_user_id and r.topic = 'customers/data_request';
-  get diagnostics data_requests_cleared = row_count;
-
-  return public.record_shopify_compliance(
-    p_user_id, 'shop/redact', p_payload,
-    pg_catalog.jsonb_build_object(
-      'orders_deleted', orders_deleted, 'customers_deleted', customers_deleted,
-      'webhook_events_deleted', events_deleted, 'data_requests_cleared', data_requests_cleared
-    ),
-    'shopify_shop_redacted'
-  );
-end
-$$;
-
-comment on function public.redact_shopify_shop(uuid, jsonb) is
-'shop/redact: deletes every order, customer, subscription and delivery held for the shop (and the '
-'waiting deliveries'' queue items), clears compiled data requests; audit row with counts.';

@@ -1,8 +1,15 @@
--- Orders and customers did not say which shop they came from, so shop/redact for a shop an
--- account held before (it arrives 48 hours after that shop's uninstall) deleted every order and
--- customer of the account, its current shop's included (found in review). Rows now name their
--- shop, stamped when a delivery is applied, and shop/redact deletes only that shop's. Rows from
--- before this migration (no shop) go with a redaction only when the account holds no other shop.
+-- Found in review:
+-- - Orders and customers did not say which shop they came from, so shop/redact for a shop an
+--   account held before (it arrives 48 hours after that shop's uninstall) deleted every order
+--   and customer of the account, its current shop's included. Rows now name their shop, stamped
+--   when a delivery is applied, and shop/redact deletes only that shop's. Rows from before this
+--   migration (no shop) go with a redaction only when the account holds no other shop.
+-- - shop/redact kept the person in earlier data requests' compiled results, and deleted waiting
+--   deliveries but left their queue items, which then failed attempt after attempt.
+-- - Deliveries from a shop the account no longer holds (it switched shops, or disconnected) were
+--   applied to its tables, and that shop's app/uninstalled disconnected the account's current
+--   shop. An app/uninstalled sent before the current connection was made (an uninstall and
+--   reinstall, processed late) deleted the fresh token.
 
 alter table public.customer_orders add column shop_domain text;
 alter table public.customers add column shop_domain text;
