@@ -48,6 +48,13 @@ def wait_until(condition: Callable[[], T], *, timeout: float = 30.0, what: str =
         time.sleep(0.05)
 
 
+def wait_for_a_lock_waiter(database_url: str, *, what: str, timeout: float = 30.0) -> None:
+    """Until some session of this database waits on a lock: the moment a race under test is set up."""
+    wait_until(lambda: query(database_url, "select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
+                                           " and datname = current_database()")[0][0] >= 1,
+               timeout=timeout, what=what)
+
+
 def start_worker(database_url: str, log_path: Path, *args: str, **env: str) -> subprocess.Popen[bytes]:
     """`haven worker` as its own process, loading the test handler family."""
     environment = {**os.environ, "DATABASE_URL": database_url, "HAVEN_LOG_LEVEL": "INFO", **env}

@@ -12,7 +12,7 @@ from service.integrations import records
 from service.integrations.oauth_state import OAuthStateError, begin_oauth, consume_oauth_state
 from service.integrations.records import TokenSet
 
-from .queue_support import query, wait_until
+from .queue_support import wait_for_a_lock_waiter
 
 
 def test_oauth_connect_then_refresh_stores_tokens_atomically(db, user, database_url):
@@ -119,9 +119,7 @@ def test_a_store_racing_a_deletion_is_not_lost(user, database_url):
 
     storing = threading.Thread(target=store)
     storing.start()
-    wait_until(lambda: query(database_url, "select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
-                                           " and datname = current_database()")[0][0] >= 1,
-               timeout=30, what="the store to wait for the deletion")
+    wait_for_a_lock_waiter(database_url, what="the store to wait for the deletion")
     deleting.commit()
     deleting.close()
     storing.join(30)

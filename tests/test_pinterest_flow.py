@@ -18,7 +18,7 @@ from service.queue.registry import WorkerContext
 from .flow_support import run_queued
 from .pinterest_support import CALLBACK, FRONT_END, pinterest_world, query
 from .queue_support import query as sql_query
-from .queue_support import wait_until
+from .queue_support import wait_for_a_lock_waiter
 
 
 @pytest.fixture
@@ -539,9 +539,7 @@ def test_overlapping_board_syncs_leave_exactly_one_complete_set(user, database_u
 
     second = threading.Thread(target=second_sync)
     second.start()
-    wait_until(lambda: sql_query(database_url, "select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
-                                           " and datname = current_database()")[0][0] >= 1,
-               timeout=30, what="the second sync to wait for the first")
+    wait_for_a_lock_waiter(database_url, what="the second sync to wait for the first")
     first.commit()
     first.close()
     second.join(30)

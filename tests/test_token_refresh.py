@@ -17,7 +17,7 @@ from service.queue.registry import WorkerContext
 
 from .flow_support import run_queued
 from .pinterest_support import pinterest_world
-from .queue_support import wait_until
+from .queue_support import wait_for_a_lock_waiter
 
 DEADLINE_SECONDS = 10
 
@@ -194,13 +194,8 @@ def test_a_caller_needing_the_token_waits_for_a_refresh_under_way_and_gets_the_n
         assert fake.token_entered.wait(DEADLINE_SECONDS)
         on_demand.start()
 
-        def on_demand_waits_on_the_row_lock() -> bool:
-            with psycopg.connect(database_url) as conn:
-                return conn.execute("select count(*) from pg_stat_activity where datname = current_database()"
-                                    " and wait_event_type = 'Lock'").fetchone()[0] >= 1
-
-        wait_until(on_demand_waits_on_the_row_lock, timeout=DEADLINE_SECONDS,
-                   what="the on-demand caller to wait for the refresher's lock")
+        wait_for_a_lock_waiter(database_url, timeout=DEADLINE_SECONDS,
+                               what="the on-demand caller to wait for the refresher's lock")
     finally:
         fake.release_token.set()
         periodic.join(DEADLINE_SECONDS)
