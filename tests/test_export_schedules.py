@@ -20,9 +20,10 @@ from service.exports.scheduled import RUN_OPERATION, queue_due_runs, run_period
 from service.integrations import records
 from service.integrations.resend import EmailRefused, send_email
 from service.queue.families import build_registry
-from service.queue.registry import Job, PermanentError, Registry, WorkerContext
+from service.queue.registry import Registry, WorkerContext
 from service.queue.worker import error_text
 from tests.fakes.resend import FakeResend
+from tests.flow_support import run_due_items
 
 RESEND_KEY = "re_good_resend_key_0001"
 SENDER = "exports@haven.test"
@@ -94,29 +95,11 @@ def seed_orders(database_url: str, user_id: str, run_at: datetime) -> None:
 
 
 def drain(context: WorkerContext, registry: Registry) -> list[str | None]:
-    """Runs every due queue item once, as the worker does (claim, handler, complete or fail)."""
+    """Runs every due queue item once, as the worker does, with the queue's own backoff."""
     outcomes: list[str | None] = []
-    while True:
-        with context.db.as_service() as conn:
-            rows = conn.execute("select id::text, user_id::text, operation_type, payload, attempts, max_attempts"
-                                " from public.claim_retry_items(%s, 10)", [WORKER]).fetchall()
-        if not rows:
-            return outcomes
-        for row in rows:
-            job = Job(row["id"], row["user_id"], row["operation_type"], row["payload"], row["attempts"],
-                      row["max_attempts"], context)
-            error: Exception | None = None
-            try:
-                registry.handlers[job.operation_type](job)
-            except Exception as exc:  # recorded on the item, as the worker does
-                error = exc
-            with context.db.as_service() as conn:
-                if error is None:
-                    conn.execute("select public.complete_retry_item(%s, %s)", [job.id, WORKER])
-                else:
-                    conn.execute("select public.fail_retry_item(%s, %s, %s, %s)",
-                                 [job.id, WORKER, error_text(error), not isinstance(error, PermanentError)])
-            outcomes.append(None if error is None else error_text(error))
+    while results := run_due_items(context, registry, runner=WORKER, retry_at_once=False):
+        outcomes.extend(None if error is None else error_text(error) for _, error in results)
+    return outcomes
 
 
 def retry_due_now(database_url: str) -> None:
