@@ -94,7 +94,7 @@ class Database:
         the main pool (an export's history), which must not wait on that same pool. Its
         connections come from a small pool of their own, switched to `service_role` once when
         opened and used in autocommit, so a call is one statement and no BEGIN, SET or COMMIT
-        round trips. Returns the first row.
+        round trips. Returns the first row (None for a statement that returns none).
         """
         if self._single_statement_pool is None:
             with self._single_statement_lock:
@@ -105,7 +105,8 @@ class Database:
                         configure=_as_service_role, name="haven-service-calls",
                     )
         with self._single_statement_pool.connection() as conn:
-            return conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+            cursor = conn.execute(query, params)  # type: ignore[arg-type]
+            return cursor.fetchone() if cursor.description is not None else None
 
     def ping(self, timeout: float = 2.0) -> bool:
         try:

@@ -192,7 +192,7 @@ def record_outcome(db: Database, history_id: str, status: str, rows: int | None,
     db.call_as_service(
         "update public.export_history"
         " set status = %s, record_count = %s, error = %s, finished_at = now()"
-        " where id = %s and status = 'streaming' returning id",
+        " where id = %s and status = 'streaming'",
         [status, rows, error, history_id],
     )
 
@@ -211,7 +211,7 @@ def _start_history(db: Database, history_id: str, user_id: str, request: ExportR
         "insert into public.export_history"
         " (id, user_id, export_type, format, fields, start_date, end_date, row_limit,"
         " scheduled_export_id, scheduled_for)"
-        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning id",
+        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         [history_id, user_id, request.config.type, request.format, [f.key for f in request.fields],
          _instant(request.start), _instant(request.end), request.limit, schedule_id, scheduled_for],
     )
