@@ -34,10 +34,12 @@ def history(database_url: str) -> list[tuple]:
 def exporting(database_url, user):  # type: ignore[no-untyped-def]
     """`haven export … --out -` for `ROWS` orders, blocked on its full stdout pipe after the header."""
     add_orders(database_url, user.id, ROWS)
+    # Unbuffered: `communicate()` reads the pipe's descriptor directly, so anything a buffered
+    # `readline()` had read ahead of the header would be lost to the count below.
     process = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "export", "--type", "orders", "--format", "csv", "--out", "-",
          "--user-id", user.id], cwd=PROJECT_ROOT, env={**os.environ, "DATABASE_URL": database_url},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
     assert process.stdout is not None
     assert process.stdout.readline().startswith(b"ID,")  # the history row exists: the stream has begun
     yield process
