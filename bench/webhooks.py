@@ -31,7 +31,7 @@ import psycopg
 import requests
 
 from service.localdb import free_port
-from service.providers.shopify import webhook_hmac
+from service.providers.shopify.client import webhook_hmac
 from service.testing import migrated_template, throwaway_cluster
 
 SECRET = "bench-shopify-secret"

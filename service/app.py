@@ -1,26 +1,29 @@
-"""The application factory: settings, shared services, blueprints, error handlers."""
+"""The composition root: settings, the database, the token verifier and the provider catalog
+become one `Services`, and every blueprint (the platform's, then each provider's) is registered.
+
+Only the entry points (`haven serve` through service/server.py, and tests) import this module;
+blueprints reach the services through service/context.py.
+"""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from flask import Flask
 
+from . import providers
 from .auth import TokenVerifier
 from .config import Settings
+from .context import Services
 from .db import Database, resolve_database_url
 from .errors import register_error_handlers
-from .webhooks.inbox import DeliveryBatcher
+from .exports.routes import bp as exports_bp
+from .exports.schedule_routes import bp as export_schedules_bp
+from .integrations.routes import bp as integrations_bp
+from .queue.routes import bp as errors_bp
+from .setup.routes import bp as setup_bp
+from .system import bp as system_bp
 
-
-@dataclass
-class Services:
-    """What a request needs beyond itself, created once per app (no module-level state)."""
-
-    settings: Settings
-    db: Database
-    verifier: TokenVerifier
-    shopify_inbox: DeliveryBatcher
+PLATFORM_BLUEPRINTS = (system_bp, integrations_bp, setup_bp, exports_bp, export_schedules_bp, errors_bp)
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
@@ -33,28 +36,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     db = database or Database(resolve_database_url(settings), min_size=settings.db_pool_min,
                               max_size=settings.db_pool_max)
-    app.extensions["haven"] = Services(settings=settings, db=db, verifier=TokenVerifier(settings),
-                                       shopify_inbox=DeliveryBatcher(db))
-
-    from .exports.routes import bp as exports_bp
-    from .exports.schedule_routes import bp as export_schedules_bp
-    from .integrations.routes import bp as integrations_bp
-    from .queue.api import bp as errors_bp
-    from .integrations.pinterest import bp as pinterest_bp
-    from .integrations.shopify import bp as shopify_bp
-    from .setup.routes import bp as setup_bp
-    from .system import bp as system_bp
-    from .webhooks.shopify import bp as shopify_webhooks_bp
-
-    for blueprint in (system_bp, integrations_bp, shopify_bp, pinterest_bp, shopify_webhooks_bp, setup_bp,
-                      exports_bp, export_schedules_bp, errors_bp):
+    catalog = providers.catalog()
+    app.extensions["haven"] = Services(settings=settings, db=db, verifier=TokenVerifier(settings), providers=catalog)
+    for blueprint in (*PLATFORM_BLUEPRINTS, *catalog.blueprints()):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app
-
-
-def services() -> Services:
-    """The current app's services (inside a request or an app context)."""
-    from flask import current_app
-
-    return current_app.extensions["haven"]

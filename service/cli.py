@@ -220,6 +220,7 @@ def worker(concurrency: int | None, batch: int | None, poll_interval: float | No
     import signal
     from dataclasses import replace
 
+    from . import providers
     from .queue.families import build_registry
     from .queue.worker import Worker, WorkerOptions
 
@@ -229,7 +230,9 @@ def worker(concurrency: int | None, batch: int | None, poll_interval: float | No
     options = WorkerOptions.from_settings(settings)
     options = replace(options, concurrency=concurrency or options.concurrency, batch=batch or options.batch,
                       poll_seconds=poll_interval or options.poll_seconds)
-    queue_worker = Worker(settings, build_registry(settings, families), _database_url(settings), options)
+    catalog = providers.catalog()
+    queue_worker = Worker(settings, build_registry(settings, catalog, families), catalog, _database_url(settings),
+                          options)
 
     def on_signal(signum: int, _frame: object) -> None:
         if queue_worker.stopping:

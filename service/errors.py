@@ -1,12 +1,14 @@
-"""Errors as exceptions, mapped to JSON HTTP answers in one place.
+"""The one exception tree, the one table of SQLSTATE meanings, and their HTTP answers.
 
 Every error body is `{"error": <code>, "message": <text>[, "details": …]}`. Rules about data
-live in SQL and raise with a SQLSTATE; `SQLSTATE_STATUS` turns those into HTTP answers, so a
-route never needs to catch a database error to answer 400, 404 or 409.
+live in SQL and raise with a SQLSTATE; `SQLSTATES` declares what each means (an HTTP status, and
+whether retrying can help), so a route never catches a database error to answer 400, 404 or 409,
+and the webhook inbox and the worker read the same table.
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -16,24 +18,23 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 log = logging.getLogger(__name__)
 
-# SQLSTATEs our SQL functions raise on purpose, and what the HTTP caller sees for each.
-SQLSTATE_STATUS: dict[str, tuple[int, str]] = {
-    "22023": (400, "invalid_parameter"),  # invalid_parameter_value
-    "23514": (400, "constraint_violated"),  # check_violation
-    "22P02": (400, "invalid_parameter"),  # invalid_text_representation (e.g. a bad uuid)
-    # Text Postgres cannot hold: U+0000 in jsonb (22P05) or bytes not valid in the encoding (22021).
-    # Only input carries such text, so it is the caller's problem, not a fault of ours.
-    "22P05": (400, "invalid_parameter"),  # untranslatable_character
-    "22021": (400, "invalid_parameter"),  # character_not_in_repertoire
-    "P0002": (404, "not_found"),  # no_data_found
-    "55000": (409, "conflict"),  # object_not_in_prerequisite_state
-    "23505": (409, "conflict"),  # unique_violation
-    "23503": (409, "conflict"),  # foreign_key_violation (a missing or still-referenced row), as PostgREST
-    "42501": (403, "forbidden"),  # insufficient_privilege (RLS or a missing grant)
-}
+
+# -- the one exception tree ------------------------------------------------------------------------
+
+class HavenError(Exception):
+    """The root of every error the service raises on purpose.
+
+    `retryable` is the one retry decision: the worker asks `retryable(exc)` (below) and nothing
+    else, so a provider's refusal, a bad payload and a revoked grant each fail their queue item
+    at once, while an outage is tried again with backoff.
+    """
+
+    retryable = False
 
 
-class ApiError(Exception):
+class ApiError(HavenError):
+    """An answer to an HTTP caller: a status and a code, with a message safe to show."""
+
     status = 400
     code = "bad_request"
 
@@ -78,15 +79,108 @@ class UpstreamError(ApiError):
     """A provider we depend on is down, slow, rate-limiting or answering nonsense."""
 
     status, code = 502, "upstream_unavailable"
+    retryable = True
+
+
+class PermanentError(HavenError):
+    """Retrying cannot help (bad input, revoked access, a missing setting): fails a queue item now."""
+
+
+class ProviderError(HavenError):
+    """A provider call failed. Its `reason` is written to be shown and stored: it names statuses and
+    error codes, never the provider's free text (which could quote a key) or a credential."""
+
+    retryable = True
+
+    def __init__(self, provider: str, message: str, *, status: int | None = None) -> None:
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+        self.reason = message  # without the provider's name: for messages that already name it
+        self.status = status
+
+
+class ProviderUnavailable(ProviderError):
+    """Down, slow, rate-limiting (429, Shopify's THROTTLED) or answering nonsense: try later."""
+
+
+class ProviderAuthError(ProviderError):
+    """The provider refused our credentials (401, invalid_grant, a wrong key): the user must act."""
+
+    retryable = False
+
+
+class ProviderRejected(ProviderError):
+    """The provider refused the request itself (4xx, GraphQL userErrors): asking again gets the same."""
+
+    retryable = False
+
+
+# -- SQLSTATEs: what each means, in one table -------------------------------------------------------
+
+@dataclass(frozen=True)
+class SqlState:
+    """What a database error means to the HTTP caller, the webhook inbox and the worker alike."""
+
+    status: int
+    code: str
+    # A later attempt may succeed: the row it conflicts with or waits for can change meanwhile.
+    # Input that cannot be stored never can.
+    retryable: bool
+
+    @property
+    def bad_input(self) -> bool:
+        """The data sent is at fault (400): the inbox refuses that one delivery, a job fails for good."""
+        return self.status == 400
+
+
+_BAD_INPUT = SqlState(400, "invalid_parameter", retryable=False)
+# SQLSTATEs our SQL functions raise on purpose, or that only input can cause. Any other database
+# error is a fault of ours: a logged 500, and a queue item tried again.
+SQLSTATES: dict[str, SqlState] = {
+    "22023": _BAD_INPUT,  # invalid_parameter_value: our functions' refusals
+    "22P02": _BAD_INPUT,  # invalid_text_representation (a bad uuid, number or enum value)
+    # Text Postgres cannot hold: U+0000 in jsonb (22P05) or bytes not valid in the encoding (22021).
+    "22P05": _BAD_INPUT,  # untranslatable_character
+    "22021": _BAD_INPUT,  # character_not_in_repertoire
+    "22003": _BAD_INPUT,  # numeric_value_out_of_range (a number past bigint)
+    "22007": _BAD_INPUT,  # invalid_datetime_format
+    "22008": _BAD_INPUT,  # datetime_field_overflow
+    "22009": _BAD_INPUT,  # invalid_time_zone_displacement_value (an offset past 15:59)
+    "23514": SqlState(400, "constraint_violated", retryable=False),  # check_violation
+    "P0002": SqlState(404, "not_found", retryable=False),  # no_data_found
+    "55000": SqlState(409, "conflict", retryable=True),  # object_not_in_prerequisite_state
+    "23505": SqlState(409, "conflict", retryable=True),  # unique_violation
+    # A missing or still-referenced row, answered 409 as PostgREST does.
+    "23503": SqlState(409, "conflict", retryable=True),  # foreign_key_violation
+    "42501": SqlState(403, "forbidden", retryable=False),  # insufficient_privilege (RLS or a missing grant)
+}
+
+
+def sqlstate_of(exc: psycopg.Error) -> SqlState | None:
+    """The declared meaning of a database error, or None for a real fault."""
+    return SQLSTATES.get(exc.sqlstate or "")
 
 
 def from_database(exc: psycopg.Error) -> ApiError | None:
     """The HTTP meaning of a database error raised on purpose, or None for a real fault."""
-    mapped = SQLSTATE_STATUS.get(exc.sqlstate or "")
-    if mapped is None:
+    meaning = sqlstate_of(exc)
+    if meaning is None:
         return None
-    status, code = mapped
-    return ApiError(exc.diag.message_primary or code, code=code, status=status)
+    return ApiError(exc.diag.message_primary or meaning.code, code=meaning.code, status=meaning.status)
+
+
+def retryable(exc: BaseException) -> bool:
+    """Whether a queue item that failed with `exc` is tried again: the worker's one retry decision.
+
+    Our own errors say so themselves; a database error by its declared SQLSTATE; anything else is
+    an unexpected fault, tried again within the item's attempt cap.
+    """
+    if isinstance(exc, HavenError):
+        return exc.retryable
+    if isinstance(exc, psycopg.Error):
+        meaning = sqlstate_of(exc)
+        return meaning is None or meaning.retryable
+    return True
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, Any]]:

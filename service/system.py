@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 
 from .api import endpoint, openapi_document
-from .app import services
+from .context import services
 from .auth import Caller
 from pydantic import BaseModel
 

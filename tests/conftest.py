@@ -24,6 +24,7 @@ from service.localdb import LocalCluster
 from service.migrate import recreate_database
 from service.testing import TEMPLATE_DB, migrated_template, throwaway_cluster
 
+pytest_plugins = ("tests.support.shopify",)
 JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 _database_numbers = itertools.count()
 

@@ -6,7 +6,7 @@ import uuid
 import psycopg
 import pytest
 
-from .queue_support import enqueue
+from .support.queue import enqueue
 
 
 def set_state(database_url: str, item_id: str, status: str, attempts: int = 1) -> None:

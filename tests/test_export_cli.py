@@ -9,16 +9,11 @@ from click.testing import CliRunner
 
 from service.cli import main
 
+from .support.exports import add_orders
+
 
 def run(args: list[str], database_url: str):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(main, args, env={"DATABASE_URL": database_url}, catch_exceptions=False)
-
-
-def add_orders(database_url: str, user_id: str, count: int) -> None:
-    with psycopg.connect(database_url) as conn:
-        conn.execute("insert into public.customer_orders (user_id, shopify_order_id, customer_email, total, created_at)"
-                     " select %s, g::text, 'b' || g || '@x.test', g, now() - make_interval(secs => %s - g)"
-                     " from generate_series(1, %s) as g", [user_id, count, count])
 
 
 def test_export_writes_the_users_rows_and_records_history(database_url, make_user, tmp_path):

@@ -12,17 +12,17 @@ import pytest
 
 from service.config import PROJECT_ROOT
 from service.exports import orphans
-from service.queue.families import build_registry
-from service.queue.registry import WorkerContext
 
-from .test_export_cli import add_orders
+from .support.flow import registry_for, worker_context
+
+from .support.exports import add_orders
 
 # Far more than a pipe holds: the exporting process blocks mid-stream until it is read.
 ROWS = 100_000
 
 
 def sweep(settings, db) -> None:  # type: ignore[no-untyped-def]
-    orphans.fail_orphaned_exports(WorkerContext(settings, db))
+    orphans.fail_orphaned_exports(worker_context(settings, db))
 
 
 def history(database_url: str) -> list[tuple]:
@@ -76,4 +76,4 @@ def test_an_export_whose_process_died_is_marked_failed(exporting, database_url, 
 
 
 def test_every_worker_runs_the_sweep(settings) -> None:  # type: ignore[no-untyped-def]
-    assert "exports.fail_orphans" in build_registry(settings).periodic_jobs
+    assert "exports.fail_orphans" in registry_for(settings).periodic_jobs

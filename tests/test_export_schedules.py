@@ -18,12 +18,13 @@ from service.config import Settings
 from service.db import Database
 from service.exports.scheduled import RUN_OPERATION, queue_due_runs, run_period
 from service.integrations import records
-from service.integrations.resend import EmailRefused, send_email
-from service.queue.families import build_registry
+from service.errors import ProviderRejected
+from service.providers.resend import send_email
 from service.queue.registry import Registry, WorkerContext
 from service.queue.worker import error_text
 from tests.fakes.resend import FakeResend
-from tests.flow_support import run_due_items
+from tests.support.flow import registry_for, run_due_items, worker_context
+from tests.support.exports import export_history
 
 RESEND_KEY = "re_good_resend_key_0001"
 SENDER = "exports@haven.test"
@@ -47,12 +48,12 @@ def worker_settings(settings: Settings, resend: FakeResend) -> Settings:
 
 @pytest.fixture
 def context(worker_settings: Settings, db: Database) -> WorkerContext:
-    return WorkerContext(worker_settings, db)
+    return worker_context(worker_settings, db)
 
 
 @pytest.fixture
 def registry(worker_settings: Settings) -> Registry:
-    return build_registry(worker_settings)
+    return registry_for(worker_settings)
 
 
 def connect_resend(db: Database, user_id: str, from_email: str | None = SENDER) -> None:
@@ -110,12 +111,6 @@ def retry_due_now(database_url: str) -> None:
 def queue_items(database_url: str) -> list[tuple[Any, ...]]:
     return sql(database_url, "select status, payload, attempts, last_error from public.retry_queue"
                              " where operation_type = %s order by created_at", [RUN_OPERATION])
-
-
-def history(database_url: str, schedule_id: str) -> list[dict[str, Any]]:
-    with psycopg.connect(database_url, row_factory=psycopg.rows.dict_row) as conn:
-        return conn.execute("select * from public.export_history where scheduled_export_id = %s"
-                            " order by created_at", [schedule_id]).fetchall()
 
 
 def csv_rows(data: bytes) -> list[list[str]]:
@@ -293,7 +288,7 @@ def test_a_due_email_schedule_is_emailed_once_with_its_rows_attached(client, use
     assert email.idempotency_key and schedule["id"] in email.idempotency_key
     request = resend.seen[-1]
     assert request.headers["Authorization"] == f"Bearer {RESEND_KEY}" and request.headers["User-Agent"]
-    [run] = history(database_url, schedule["id"])
+    [run] = export_history(database_url, schedule["id"])
     assert run["status"] == "completed" and run["record_count"] == 2 and run["scheduled_for"] == run_at
     assert run["delivery_method"] == "email" and run["delivery_id"] == email.id and run["delivered_at"]
     assert [item[0] for item in queue_items(database_url)] == ["resolved"]
@@ -326,25 +321,25 @@ def test_a_resend_error_is_retried_and_delivers_exactly_once(client, user, datab
     assert len(resend.emails) == 1 and resend.send_requests == 2
     keys = {r.headers["Idempotency-Key"] for r in resend.seen if r.path == "/emails"}
     assert len(keys) == 1
-    [run] = history(database_url, schedule["id"])  # built once, delivered on the second attempt
+    [run] = export_history(database_url, schedule["id"])  # built once, delivered on the second attempt
     assert run["delivery_id"] == resend.emails[0].id and run["error"] is None
 
 
 def test_a_timeout_after_resend_accepted_does_not_send_twice(client, user, database_url, db, registry, resend,
                                                              worker_settings):
-    context = WorkerContext(replace(worker_settings, http_timeout_seconds=0.5), db)
+    context = worker_context(replace(worker_settings, http_timeout_seconds=0.5), db)
     schedule, _ = due_email_schedule(client, user, database_url, db)
     resend.stall_next_accept()
     queue_due_runs(context)
     [failure] = drain(context, registry)
-    assert failure is not None and "did not answer" in failure
+    assert failure is not None and "no answer within" in failure
     assert len(resend.emails) == 1  # Resend sent it; we never heard back
-    assert history(database_url, schedule["id"])[0]["delivered_at"] is None
+    assert export_history(database_url, schedule["id"])[0]["delivered_at"] is None
     resend.release_stalled()
     retry_due_now(database_url)
     assert drain(context, registry) == [None]
     assert len(resend.emails) == 1 and resend.send_requests == 2
-    assert history(database_url, schedule["id"])[0]["delivery_id"] == resend.emails[0].id
+    assert export_history(database_url, schedule["id"])[0]["delivery_id"] == resend.emails[0].id
 
 
 def test_without_a_resend_connection_the_run_fails_for_good_saying_why(client, user, database_url, context,
@@ -356,7 +351,7 @@ def test_without_a_resend_connection_the_run_fails_for_good_saying_why(client, u
     assert failure is not None and "Resend is not connected" in failure
     status, _, _, last_error = queue_items(database_url)[0]
     assert status == "failed" and "connect Resend" in last_error
-    [run] = history(database_url, schedule["id"])
+    [run] = export_history(database_url, schedule["id"])
     assert run["delivered_at"] is None and "Resend is not connected" in run["error"]
     assert resend.send_requests == 0
 
@@ -366,23 +361,23 @@ def test_a_refused_key_fails_for_good(client, user, database_url, db, context, r
     resend.keys.clear()  # the key was revoked at Resend
     queue_due_runs(context)
     [failure] = drain(context, registry)
-    assert failure == "Resend refused the email (403 invalid_api_key)"
+    assert failure == "resend: Resend refused the email (403 invalid_api_key)"
     assert queue_items(database_url)[0][0] == "failed" and resend.emails == []
-    assert "invalid_api_key" in history(database_url, schedule["id"])[0]["error"]
+    assert "invalid_api_key" in export_history(database_url, schedule["id"])[0]["error"]
 
 
 def test_the_same_key_with_other_content_is_not_sent_again(resend, worker_settings):
     message = {"from": SENDER, "to": ["a@example.com"], "subject": "s", "text": "t"}
     first = send_email(worker_settings, RESEND_KEY, message, "run-1")
     assert send_email(worker_settings, RESEND_KEY, message, "run-1") == first
-    with pytest.raises(EmailRefused, match="already accepted"):
+    with pytest.raises(ProviderRejected, match="already accepted"):
         send_email(worker_settings, RESEND_KEY, {**message, "subject": "other"}, "run-1")
     assert len(resend.emails) == 1
 
 
 def test_the_sender_falls_back_to_the_setting(client, user, database_url, db, worker_settings, registry, resend):
     connect_resend(db, user.id, from_email=None)
-    context = WorkerContext(replace(worker_settings, export_email_from="Haven <reports@haven.test>"), db)
+    context = worker_context(replace(worker_settings, export_email_from="Haven <reports@haven.test>"), db)
     schedule = create(client, user).get_json()
     make_due(database_url, schedule["id"], last_monday(database_url))
     queue_due_runs(context)
@@ -392,13 +387,13 @@ def test_the_sender_falls_back_to_the_setting(client, user, database_url, db, wo
 
 def test_a_file_too_big_to_email_fails_for_good_and_sends_nothing(client, user, database_url, db, registry, resend,
                                                                   worker_settings):
-    context = WorkerContext(replace(worker_settings, export_attachment_max_bytes=40), db)
+    context = worker_context(replace(worker_settings, export_attachment_max_bytes=40), db)
     schedule, _ = due_email_schedule(client, user, database_url, db)
     queue_due_runs(context)
     [failure] = drain(context, registry)
     assert failure is not None and "larger than 40 bytes" in failure
     assert queue_items(database_url)[0][0] == "failed" and resend.send_requests == 0
-    [run] = history(database_url, schedule["id"])
+    [run] = export_history(database_url, schedule["id"])
     assert run["status"] == "failed" and "email attachment" in run["error"]
     assert sql(database_url, "select count(*) from public.export_files")[0][0] == 0
 
@@ -435,7 +430,7 @@ def test_a_download_schedule_keeps_a_file_only_its_owner_can_download(client, ma
         f'attachment; filename="orders-export-{run_at.date().isoformat()}.csv"')
     assert csv_rows(response.get_data())[1:] == [["in-1", "a@x.test", "10.00"], ["in-2", "'=cmd", "-2.50"]]
     assert int(response.headers["Content-Length"]) == listed["byte_size"] == len(response.get_data())
-    [run] = history(database_url, schedule["id"])
+    [run] = export_history(database_url, schedule["id"])
     assert run["delivery_method"] == "download" and run["delivered_at"] and run["delivery_id"] is None
     # Bob: neither the list nor the file; an unknown id reads the same.
     assert client.get("/api/export/files", headers=bob.headers).get_json() == {"files": []}

@@ -16,6 +16,8 @@ from psycopg.rows import dict_row
 
 from service.exports.catalog import EXPORT_CONFIGS, ExportField
 
+from .support.exports import export_history
+
 # Text that breaks naive CSV/JSON writers or runs as a spreadsheet formula.
 TRICKY = [
     "plain", "comma, inside", 'quote "inside"', "new\nline", "crlf\r\nline", "unicode ✓ café 🎨",
@@ -344,14 +346,9 @@ def test_users_export_only_their_own_rows(client, database_url, make_user):
     assert len(json.loads(get(client, alice, type="orders", format="json", **RANGE).get_data())) == len(TRICKY)
 
 
-def history(database_url: str) -> list[dict[str, Any]]:
-    with psycopg.connect(database_url, row_factory=dict_row) as conn:
-        return conn.execute("select * from public.export_history order by created_at").fetchall()
-
-
 def test_history_records_each_completed_export(client, database_url, seeded):
     response = get(client, seeded, type="orders", format="json", fields="id,total", limit="5", **RANGE)
-    [row] = history(database_url)
+    [row] = export_history(database_url)
     assert str(row["id"]) == response.headers["X-Export-Id"]
     assert (row["user_id"], row["export_type"], row["format"], row["fields"], row["row_limit"], row["status"],
             row["record_count"]) == (uuid.UUID(seeded.id), "orders", "json", ["id", "total"], 5, "completed", 5)
@@ -367,7 +364,7 @@ def test_a_stream_the_client_abandons_is_recorded_and_frees_its_connection(app, 
     first = next(response.response)
     assert first.startswith(b"ID,")
     response.close()
-    [row] = history(database_url)
+    [row] = export_history(database_url)
     assert (row["status"], row["record_count"]) == ("abandoned", None)
     # The pooled connection came back usable (the test pool holds four).
     for _ in range(5):
@@ -378,7 +375,7 @@ def test_a_response_closed_before_its_body_is_recorded_as_abandoned(app, databas
     response = app.test_client().get("/api/export", query_string={"type": "orders", **RANGE},
                                      headers=seeded.headers, buffered=False)
     response.close()
-    assert [r["status"] for r in history(database_url)] == ["abandoned"]
+    assert [r["status"] for r in export_history(database_url)] == ["abandoned"]
 
 
 def test_a_failing_stream_is_recorded_as_failed(client, database_url, user):
@@ -396,7 +393,7 @@ def test_a_failing_stream_is_recorded_as_failed(client, database_url, user):
         for _ in iterator:
             pass
     response.close()
-    [row] = history(database_url)
+    [row] = export_history(database_url)
     assert row["status"] == "failed" and "QueryCanceled" in row["error"]
     assert get(client, user, type="leads").status_code == 200
 

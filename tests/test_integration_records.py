@@ -12,7 +12,7 @@ from service.integrations import records
 from service.integrations.oauth_state import OAuthStateError, begin_oauth, consume_oauth_state
 from service.integrations.records import TokenSet
 
-from .queue_support import wait_for_a_lock_waiter
+from .support.queue import wait_for_a_lock_waiter
 
 
 def test_oauth_connect_then_refresh_stores_tokens_atomically(db, user, database_url):

@@ -12,6 +12,7 @@ import requests
 
 from service.config import Settings
 from service.db import Database
+from service.integrations.catalog import Catalog
 from tests.fakes.dynamic_mockups import FakeDynamicMockups
 from tests.fakes.klaviyo import FakeKlaviyo
 from tests.fakes.resend import FakeResend
@@ -384,10 +385,16 @@ def test_connect_requires_a_token(client, klaviyo):
 
 # --- disconnect -----------------------------------------------------------------------------
 
-def test_disconnect_deletes_credentials_and_logs(client, user, klaviyo, db, database_url, monkeypatch):
+def test_disconnect_deletes_credentials_and_logs(app, client, user, klaviyo, db, database_url):
     cleanups = []
-    monkeypatch.setattr("service.integrations.routes.provider_cleanup",
-                        lambda conn, user_id, provider, integration: cleanups.append((provider, integration["status"])))
+
+    def clean_up(conn, user_id, integration) -> bool:  # type: ignore[no-untyped-def]
+        cleanups.append(("klaviyo", integration["status"]))
+        return False  # the disconnect deletes the credentials
+
+    services = app.extensions["haven"]
+    services.providers = Catalog(replace(p, on_disconnect=clean_up) if p.name == "klaviyo" else p
+                                 for p in services.providers)
     client.post("/api/integrations/klaviyo/connect", json={"api_key": KLAVIYO_KEY}, headers=user.headers)
     response = client.delete("/api/integrations/klaviyo", headers=user.headers)
     assert response.status_code == 200

@@ -12,13 +12,12 @@ import psycopg
 import pytest
 
 from service.integrations.tokens import refresh_due_tokens
-from service.providers import ProviderUnavailable
-from service.queue.registry import WorkerContext
+from service.errors import ProviderUnavailable
 
-from .flow_support import run_queued
-from .pinterest_support import CALLBACK, FRONT_END, pinterest_world, query
-from .queue_support import query as sql_query
-from .queue_support import wait_for_a_lock_waiter
+from .support.flow import run_queued, worker_context
+from .support.pinterest import CALLBACK, FRONT_END, pinterest_world, query
+from .support.db import sql as sql_query
+from .support.queue import wait_for_a_lock_waiter
 
 
 @pytest.fixture
@@ -488,13 +487,13 @@ def test_tokens_never_reach_logs_responses_redirects_activity_or_rows(world, mak
     with psycopg.connect(database_url) as conn:
         conn.execute("update public.integrations set token_expires_at = now() + interval '1 day'")
     fake.fail_next("token", 503)
-    refresh_due_tokens(WorkerContext(world.settings, world.db))  # one fails, one refreshes
-    refresh_due_tokens(WorkerContext(world.settings, world.db))
+    refresh_due_tokens(worker_context(world.settings, world.db))  # one fails, one refreshes
+    refresh_due_tokens(worker_context(world.settings, world.db))
     fake.revoke()
     with psycopg.connect(database_url) as conn:
         conn.execute("update public.integrations set token_expires_at = now() + interval '1 day'"
                      " where user_id = %s", [bob.id])
-    refresh_due_tokens(WorkerContext(world.settings, world.db))  # refused: Bob's is expired
+    refresh_due_tokens(worker_context(world.settings, world.db))  # refused: Bob's is expired
     keep(world.client.get("/api/integrations", headers=alice.headers))
     keep(world.client.get("/api/integrations", headers=bob.headers))
     keep(world.client.get("/api/errors", headers=alice.headers))

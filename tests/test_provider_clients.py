@@ -15,13 +15,12 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from service.config import Settings
-from service.integrations import klaviyo
-from service.integrations.provider_http import InvalidApiKey
-from service.providers import ProviderAuthError, ProviderUnavailable
-from service.providers import pinterest as pinterest_module
-from service.providers import shopify as shopify_module
-from service.providers.pinterest import PinterestClient
-from service.providers.shopify import (ShopifyClient, normalise_shop, oauth_message, verify_oauth_hmac,
+from service.providers import klaviyo
+from service.errors import ProviderAuthError, ProviderUnavailable
+from service.providers.pinterest import client as pinterest_module
+from service.providers.shopify import client as shopify_module
+from service.providers.pinterest.client import PinterestClient
+from service.providers.shopify.client import (ShopifyClient, normalise_shop, oauth_message, verify_oauth_hmac,
                                        verify_webhook_hmac, webhook_hmac)
 
 from .fakes.base import json_response
@@ -360,5 +359,5 @@ def test_klaviyo_absent_or_null_members_still_connect(klaviyo_settings, spoiled_
 @pytest.mark.parametrize("errors", [{"code": "not_authenticated"}, "refused", [], ["refused"]])
 def test_klaviyo_refusal_with_odd_errors_is_still_an_invalid_key(klaviyo_settings, httpserver, errors):
     httpserver.expect_request("/api/accounts").respond_with_json({"errors": errors}, status=401)
-    with pytest.raises(InvalidApiKey, match="401 not_authenticated"):
+    with pytest.raises(ProviderAuthError, match="401 not_authenticated"):
         klaviyo.check_key(klaviyo_settings, KLAVIYO_KEY)

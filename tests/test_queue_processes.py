@@ -10,7 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from .queue_support import enqueue, listening_workers, query, start_worker, wait_until
+from .support.db import sql
+from .support.queue import enqueue, listening_workers, start_worker, wait_until
 
 ITEMS = 3000
 GATE = 7_000_001  # the advisory lock test.block handlers wait for
@@ -39,12 +40,12 @@ def gate(database_url: str) -> Iterator[psycopg.Connection]:
 
 
 def blocked_handlers(database_url: str) -> int:
-    return query(database_url, "select count(*) from pg_locks where locktype = 'advisory' and not granted"
+    return sql(database_url, "select count(*) from pg_locks where locktype = 'advisory' and not granted"
                                " and objid = %s", [GATE])[0][0]
 
 
 def resolved_count(database_url: str) -> int:
-    return query(database_url, "select count(*) from public.retry_queue where status = 'resolved'")[0][0]
+    return sql(database_url, "select count(*) from public.retry_queue where status = 'resolved'")[0][0]
 
 
 def test_several_worker_processes_complete_each_item_exactly_once(database_url, user, workers, tmp_path):  # type: ignore[no-untyped-def]
@@ -55,11 +56,11 @@ def test_several_worker_processes_complete_each_item_exactly_once(database_url, 
     enqueue(database_url, user.id, "noop", count=ITEMS)
 
     wait_until(lambda: resolved_count(database_url) == ITEMS, timeout=120, what=f"{ITEMS} resolved items")
-    assert query(database_url, "select status, attempts, count(*) from public.retry_queue group by 1, 2") == [
+    assert sql(database_url, "select status, attempts, count(*) from public.retry_queue group by 1, 2") == [
         ("resolved", 1, ITEMS)]
-    assert query(database_url, "select outcome, count(*), count(distinct item_id) from public.retry_attempts"
+    assert sql(database_url, "select outcome, count(*), count(distinct item_id) from public.retry_attempts"
                                " group by 1") == [("succeeded", ITEMS, ITEMS)]
-    shares = query(database_url, "select worker_id, count(*) from public.retry_attempts group by 1")
+    shares = sql(database_url, "select worker_id, count(*) from public.retry_attempts group by 1")
     assert len(shares) >= 2, f"one worker did everything: {shares}"
 
     for process in workers:
@@ -78,7 +79,7 @@ def test_a_killed_workers_items_are_rescued_and_finished_by_another(database_url
                           "--poll-interval", "0.2", **fast)
     workers.append(doomed)
     wait_until(lambda: blocked_handlers(database_url) == 3, what="the first worker to start all three")
-    holder = query(database_url, "select distinct worker_id from public.retry_queue where status = 'processing'")
+    holder = sql(database_url, "select distinct worker_id from public.retry_queue where status = 'processing'")
     assert len(holder) == 1
 
     doomed.kill()  # SIGKILL: no chance to finish, release or say goodbye
@@ -89,8 +90,8 @@ def test_a_killed_workers_items_are_rescued_and_finished_by_another(database_url
     workers.append(rescuer)
 
     wait_until(lambda: resolved_count(database_url) == 3, what="the rescued items to finish", timeout=60)
-    assert query(database_url, "select attempts, count(*) from public.retry_queue group by 1") == [(2, 3)]
-    history = query(database_url, "select item_id::text, array_agg(outcome order by attempt),"
+    assert sql(database_url, "select attempts, count(*) from public.retry_queue group by 1") == [(2, 3)]
+    history = sql(database_url, "select item_id::text, array_agg(outcome order by attempt),"
                                   " bool_and(error is null or error like 'worker lost: %%')"
                                   " from public.retry_attempts group by 1")
     assert sorted(row[0] for row in history) == sorted(ids)
@@ -113,7 +114,7 @@ def test_sigterm_finishes_the_item_in_hand_then_exits_zero(database_url, user, w
     assert worker.poll() is None, "the worker left before its item finished"
     gate.execute("select pg_advisory_unlock(%s)", [GATE])
     assert worker.wait(timeout=30) == 0, logs(tmp_path)
-    assert query(database_url, "select status, attempts from public.retry_queue where id = %s", [item]) == [
+    assert sql(database_url, "select status, attempts from public.retry_queue where id = %s", [item]) == [
         ("resolved", 1)]
-    assert query(database_url, "select count(*) from public.retry_queue where operation_type = 'noop'"
+    assert sql(database_url, "select count(*) from public.retry_queue where operation_type = 'noop'"
                                " and status = 'pending' and attempts = 0") == [(1,)]

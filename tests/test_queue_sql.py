@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import psycopg
 
-from .queue_support import enqueue
+from .support.queue import enqueue
 
 
 def test_concurrent_claims_take_disjoint_rows_without_waiting(database_url, user):  # type: ignore[no-untyped-def]

@@ -6,19 +6,24 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 
+import psycopg
 import pytest
 
-from service.queue.families import build_registry
-from service.queue.registry import Job, PermanentError, Registry
+from service import providers
+from service.errors import PermanentError, ProviderRejected
+from service.queue.registry import Job, Registry
 from service.queue.worker import Worker, WorkerOptions, error_text
 
-from .queue_support import enqueue, query, wait_until
+from .support.db import sql
+from .support.flow import registry_for
+from .support.queue import enqueue, wait_until
 
 
 class Recorder:
     """Test handlers that remember what they were given."""
 
-    def __init__(self) -> None:
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
         self.calls: list[tuple[str, str, dict, int]] = []
         self.lock = threading.Lock()
 
@@ -42,21 +47,32 @@ class Recorder:
         self.record(job)
         raise PermanentError("shop domain is not a myshopify.com domain")
 
+    def rejected_by_provider(self, job: Job) -> None:
+        self.record(job)
+        raise ProviderRejected("pinterest", "POST /pins refused (400)", status=400)
+
+    def bad_payload(self, job: Job) -> None:
+        self.record(job)
+        with psycopg.connect(self.database_url) as conn:
+            conn.execute("select 'not-a-uuid'::uuid")  # 22P02: the payload's fault, for good
+
 
 @pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
+def recorder(database_url: str) -> Recorder:
+    return Recorder(database_url)
 
 
 @pytest.fixture
 def worker(settings, database_url, recorder) -> Iterator[Worker]:  # type: ignore[no-untyped-def]
     fast = replace(settings, queue_backoff_base_seconds=0.01, queue_backoff_cap_seconds=0.05)
-    registry: Registry = build_registry(fast)
+    registry: Registry = registry_for(fast)
     registry.handler("test.succeed", recorder.succeed)
     registry.handler("test.flaky", recorder.fail_twice_then_succeed)
     registry.handler("test.forever", recorder.fail_forever)
     registry.handler("test.refuse", recorder.refuse)
-    running = Worker(fast, registry, database_url,
+    registry.handler("test.rejected", recorder.rejected_by_provider)
+    registry.handler("test.bad_payload", recorder.bad_payload)
+    running = Worker(fast, registry, providers.catalog(), database_url,
                      WorkerOptions(concurrency=4, batch=10, poll_seconds=0.05, heartbeat_seconds=0.2))
     thread = threading.Thread(target=running.run, name="test-worker")
     thread.start()
@@ -67,13 +83,13 @@ def worker(settings, database_url, recorder) -> Iterator[Worker]:  # type: ignor
 
 
 def states(database_url: str, ids: list[str]) -> dict[str, tuple]:
-    rows = query(database_url, "select id::text, status, attempts, max_attempts, last_error"
+    rows = sql(database_url, "select id::text, status, attempts, max_attempts, last_error"
                                " from public.retry_queue where id = any(%s::uuid[])", [ids])
     return {row[0]: row[1:] for row in rows}
 
 
 def attempt_history(database_url: str, item_id: str) -> list[tuple]:
-    return query(database_url, "select attempt, outcome, error from public.retry_attempts"
+    return sql(database_url, "select attempt, outcome, error from public.retry_attempts"
                                " where item_id = %s order by attempt", [item_id])
 
 
@@ -87,7 +103,9 @@ def test_full_life_cycle_through_the_worker(worker, database_url, user, client, 
     [forever] = enqueue(database_url, user.id, "test.forever", max_attempts=3)
     [refused] = enqueue(database_url, user.id, "test.refuse")
     [unknown] = enqueue(database_url, user.id, "no.such.operation")
-    ids = [ok, flaky, forever, refused, unknown]
+    [rejected] = enqueue(database_url, user.id, "test.rejected")
+    [bad_payload] = enqueue(database_url, user.id, "test.bad_payload")
+    ids = [ok, flaky, forever, refused, unknown, rejected, bad_payload]
     wait_until(lambda: settled(database_url, ids), what="every item to settle")
 
     final = states(database_url, ids)
@@ -103,6 +121,11 @@ def test_full_life_cycle_through_the_worker(worker, database_url, user, client, 
 
     assert final[refused] == ("failed", 1, 5, "shop domain is not a myshopify.com domain")
     assert final[unknown] == ("failed", 1, 5, "no handler for operation_type 'no.such.operation'")
+    # One retry decision (service.errors.retryable): a provider's refusal and input the database
+    # cannot take fail at their first attempt, like a PermanentError.
+    assert final[rejected] == ("failed", 1, 5, "pinterest: POST /pins refused (400)")
+    assert final[bad_payload][:2] == ("failed", 1)
+    assert final[bad_payload][3].startswith("InvalidTextRepresentation: ")
 
     # Handlers got their own item's user and payload.
     assert ("test.succeed", user.id, {"board": "quotes"}, 1) in recorder.calls
@@ -124,6 +147,6 @@ def test_error_text_never_carries_query_strings() -> None:
 
 
 def test_registry_refuses_two_handlers_for_one_operation(settings) -> None:  # type: ignore[no-untyped-def]
-    registry = build_registry(settings)
+    registry = registry_for(settings)
     with pytest.raises(ValueError, match="two handlers"):
         registry.handler("noop", lambda job: None)

@@ -12,8 +12,7 @@ from flask.testing import FlaskClient
 from service.app import create_app
 from service.config import Settings
 
-from .test_shopify_flow import SHOP, connect, fake, shop_settings  # noqa: F401
-from .test_shopify_webhooks import HOOK, ORDER, counts
+from .support.shopify import HOOK, ORDER, SHOP, connect, counts
 
 LIMIT = 64 * 1024
 

@@ -3,93 +3,20 @@ every attack on the callback, token refresh, disconnect clean-up."""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import psycopg
 import pytest
 
-from service.app import create_app
 from service.integrations import tokens
-from service.integrations.shopify import WEBHOOK_TOPICS, shopify_refresher
-from service.providers.shopify import oauth_hmac
-from service.queue.registry import WorkerContext
+from service.providers.shopify.jobs import WEBHOOK_TOPICS
+from service.providers.shopify.oauth import refresher as shopify_refresher
+from service.providers.shopify.client import oauth_hmac
 
-from .fakes.server import serve
-from .fakes.shopify import FakeShopify
-from .flow_support import run_queued
-
-SHOP = "haven-prints.myshopify.com"
-CALLBACK = "/api/integrations/shopify/callback"
-
-
-@pytest.fixture
-def fake():  # type: ignore[no-untyped-def]
-    shopify = FakeShopify()
-    shopify.add_shop(SHOP, "Haven Prints")
-    shopify.add_shop("other-shop.myshopify.com", "Other")
-    with serve(shopify.app()) as base:
-        shopify.base = base  # type: ignore[attr-defined]
-        yield shopify
-
-
-@pytest.fixture
-def shop_settings(settings, fake):  # type: ignore[no-untyped-def]
-    return replace(settings, shopify_client_id=fake.client_id, shopify_client_secret=fake.client_secret,
-                   shopify_base_url=fake.base + "/shops/{shop}", public_url="http://hub.test",
-                   app_url="http://app.test")
-
-
-@pytest.fixture
-def shop_client(shop_settings, db):  # type: ignore[no-untyped-def]
-    app = create_app(shop_settings, database=db)
-    app.testing = True
-    return app.test_client()
-
-
-def sql(url: str, query: str, params: list | None = None) -> list[tuple]:
-    with psycopg.connect(url, autocommit=True) as conn:
-        cursor = conn.execute(query, params or [])
-        return cursor.fetchall() if cursor.description else []
-
-
-def integration(url: str, user_id: str) -> dict:
-    rows = sql(url, "select status, metadata, last_error, token_expires_at from public.integrations"
-                    " where user_id = %s and provider = 'shopify'", [user_id])
-    return dict(zip(("status", "metadata", "last_error", "token_expires_at"), rows[0])) if rows else {}
-
-
-def credential(url: str, user_id: str, kind: str) -> str | None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("set role service_role")
-        return conn.execute("select public.get_credential(%s, 'shopify', %s)", [user_id, kind]).fetchone()[0]
-
-
-def begin(client, user, shop: str = SHOP) -> str:  # type: ignore[no-untyped-def]
-    """Starts the install as `user`; returns the state Shopify will echo back."""
-    response = client.get(f"/api/integrations/shopify/install?shop={shop}&format=json", headers=user.headers)
-    assert response.status_code == 200, response.json
-    return dict(parse_qsl(urlsplit(response.json["authorize_url"]).query))["state"]
-
-
-def callback_path(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}"
-
-
-def outcome(response) -> dict:  # type: ignore[no-untyped-def]
-    assert response.status_code == 302
-    location = response.headers["Location"]
-    assert location.startswith("http://app.test/dashboard/settings/integrations?")
-    return dict(parse_qsl(urlsplit(location).query))
-
-
-def connect(client, fake, user) -> None:  # type: ignore[no-untyped-def]
-    state = begin(client, user)
-    assert outcome(client.get(callback_path(fake.approve(SHOP, state, "http://hub.test" + CALLBACK)))) == \
-        {"success": "shopify_connected"}
-
+from .support.db import sql
+from .support.flow import run_queued, worker_context
+from .support.shopify import CALLBACK, SHOP, begin, callback_path, connect, credential, integration, outcome
 
 def test_install_redirects_to_shopify_for_an_offline_token(shop_client, fake, user, database_url):
     response = shop_client.get("/api/integrations/shopify/install?shop=Haven-Prints.myshopify.com",
@@ -166,7 +93,7 @@ def test_the_whole_flow_connects_and_registers_webhooks_once(shop_client, shop_s
 def test_lost_subscriptions_are_adopted_not_duplicated(shop_client, shop_settings, db, fake, user, database_url):
     connect(shop_client, fake, user)
     token = credential(database_url, user.id, "access_token")
-    from service.providers.shopify import ShopifyClient
+    from service.providers.shopify.client import ShopifyClient
 
     ShopifyClient(client_id=fake.client_id, client_secret=fake.client_secret, api_version="2026-10",
                   base_url_template=fake.base + "/shops/{shop}", timeout=5).create_webhook(
@@ -316,13 +243,13 @@ def test_refresh_before_expiry_rotates_both_tokens(shop_client, shop_settings, d
     connect(shop_client, fake, user)
     old_access, old_refresh = (credential(database_url, user.id, k) for k in ("access_token", "refresh_token"))
     expire_soon(database_url, user.id)
-    tokens.refresh_due_tokens(WorkerContext(shop_settings, db))
+    tokens.refresh_due_tokens(worker_context(shop_settings, db))
     new_access, new_refresh = (credential(database_url, user.id, k) for k in ("access_token", "refresh_token"))
     assert new_access != old_access and new_refresh != old_refresh
     row = integration(database_url, user.id)
     assert row["status"] == "connected" and row["token_expires_at"] > datetime.now(timezone.utc) + timedelta(minutes=50)
     # Not due any more: a second run leaves it alone.
-    tokens.refresh_due_tokens(WorkerContext(shop_settings, db))
+    tokens.refresh_due_tokens(worker_context(shop_settings, db))
     assert credential(database_url, user.id, "access_token") == new_access
 
 
@@ -330,7 +257,7 @@ def test_a_refused_refresh_marks_the_integration_expired(shop_client, shop_setti
     connect(shop_client, fake, user)
     fake.refresh_tokens.clear()  # Shopify no longer honours our refresh token
     expire_soon(database_url, user.id)
-    tokens.refresh_due_tokens(WorkerContext(shop_settings, db))
+    tokens.refresh_due_tokens(worker_context(shop_settings, db))
     row = integration(database_url, user.id)
     assert row["status"] == "expired" and "reconnect" in row["last_error"].lower()
 

@@ -8,36 +8,11 @@ import psycopg
 import pytest
 
 from service.app import create_app
-from service.queue.families import build_registry
-from service.queue.registry import WorkerContext
-from service.webhooks.shopify_jobs import prune_handled_deliveries
+from service.providers.shopify.jobs import prune_handled_deliveries
 
-from .flow_support import run_queued
-from .test_shopify_flow import SHOP, connect, credential, fake, integration, shop_client, shop_settings, sql  # noqa: F401
-
-HOOK = "/api/webhooks/shopify"
-ORDER = {"id": 820982911946154508, "email": "jon@example.com", "created_at": "2026-11-20T10:00:00-05:00",
-         "updated_at": "2026-11-20T10:05:00-05:00", "total_price": "45.00", "subtotal_price": "50.00",
-         "total_discounts": "5.00", "financial_status": "paid", "line_items": [{"id": 1, "quantity": 2}],
-         "discount_codes": [{"code": "SPRING5", "amount": "5.00", "type": "fixed_amount"}],
-         "landing_site": "/?utm_source=pinterest", "customer": {"id": 115310627314723954, "email": "jon@example.com"}}
-
-
-@pytest.fixture
-def connected(shop_client, fake, user):  # type: ignore[no-untyped-def]
-    connect(shop_client, fake, user)
-    return user
-
-
-def deliver(client, fake, topic, payload, **kwargs):  # type: ignore[no-untyped-def]
-    body, headers = fake.signed_webhook(topic, kwargs.pop("shop", SHOP), payload, **kwargs)
-    return client.post(HOOK, data=body, headers=headers)
-
-
-def counts(url: str) -> tuple[int, int]:
-    return (sql(url, "select count(*) from public.shopify_webhook_events")[0][0],
-            sql(url, "select count(*) from public.retry_queue where operation_type = 'shopify.process_webhook'")[0][0])
-
+from .support.flow import registry_for, run_queued, worker_context
+from .support.db import sql
+from .support.shopify import HOOK, ORDER, SHOP, counts, credential, deliver, integration
 
 def test_a_verified_order_is_recorded_queued_and_applied(shop_client, shop_settings, db, fake, connected, database_url):
     response = deliver(shop_client, fake, "orders/create", ORDER, webhook_id="wh-order-1")
@@ -186,7 +161,7 @@ def test_an_unfixable_payload_fails_permanently_and_keeps_its_body(shop_client, 
 def test_webhook_bodies_are_json(shop_client, fake, connected, database_url):
     body, headers = fake.signed_webhook("orders/create", SHOP, ORDER)
     body = b"not json"
-    from service.providers.shopify import webhook_hmac
+    from service.providers.shopify.client import webhook_hmac
 
     headers["X-Shopify-Hmac-Sha256"] = webhook_hmac(body, fake.client_secret)
     response = shop_client.post(HOOK, data=body, headers=headers)
@@ -200,17 +175,17 @@ def test_handled_deliveries_are_pruned_after_the_retention_and_waiting_ones_kept
     run_queued(shop_settings, db)
     deliver(shop_client, fake, "orders/create", ORDER, webhook_id="wh-waiting")
     sql(database_url, "update public.shopify_webhook_events set received_at = now() - interval '31 days'")
-    context = WorkerContext(replace(shop_settings, shopify_keep_webhook_days=30), db)
+    context = worker_context(replace(shop_settings, shopify_keep_webhook_days=30), db)
 
     prune_handled_deliveries(context)
     assert sql(database_url, "select webhook_id, status from public.shopify_webhook_events") == [
         ("wh-waiting", "received")]
-    assert "shopify.prune_webhook_events" in build_registry(shop_settings).periodic_jobs
+    assert "shopify.prune_webhook_events" in registry_for(shop_settings).periodic_jobs
 
 
 def test_a_retention_under_a_day_is_refused(shop_settings, db):  # type: ignore[no-untyped-def]
     with pytest.raises(psycopg.errors.InvalidParameterValue, match="at least 1 day"):
-        prune_handled_deliveries(WorkerContext(replace(shop_settings, shopify_keep_webhook_days=0), db))
+        prune_handled_deliveries(worker_context(replace(shop_settings, shopify_keep_webhook_days=0), db))
 
 
 def test_a_redaction_keeps_waiting_order_figures_drops_the_person_and_clears_compiled_data(

@@ -10,14 +10,13 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
+from service import providers
 from service.integrations import tokens
-from service.integrations.pinterest import pinterest_refresher
-from service.queue.families import build_registry
-from service.queue.registry import WorkerContext
+from service.providers.pinterest.oauth import refresher as pinterest_refresher
 
-from .flow_support import run_queued
-from .pinterest_support import pinterest_world
-from .queue_support import wait_for_a_lock_waiter
+from .support.flow import registry_for, run_queued, worker_context
+from .support.pinterest import pinterest_world
+from .support.queue import wait_for_a_lock_waiter
 
 DEADLINE_SECONDS = 10
 
@@ -36,14 +35,14 @@ def expire_within(database_url: str, user_id: str, interval: str) -> None:
 
 
 def refresh_now(world) -> None:  # type: ignore[no-untyped-def]
-    tokens.refresh_due_tokens(WorkerContext(world.settings, world.db))
+    tokens.refresh_due_tokens(worker_context(world.settings, world.db))
 
 
 def test_the_periodic_job_and_the_pinterest_refresher_are_registered(world, settings):
-    registry = build_registry(world.settings)
+    registry = registry_for(world.settings)
     job = registry.periodic_jobs["tokens.refresh"]
     assert job.run is tokens.refresh_due_tokens and job.every_seconds == world.settings.token_refresh_every_seconds
-    pinterest = [r for r in tokens.refreshers(world.settings) if r.provider == "pinterest"]
+    pinterest = [r for r in providers.catalog().refreshers(world.settings) if r.provider == "pinterest"]
     assert len(pinterest) == 1 and pinterest[0].window == timedelta(days=5)
     assert pinterest_refresher(settings) is None  # not configured: nothing to refresh with
 
@@ -257,7 +256,7 @@ def test_the_window_is_a_setting(world, user, database_url):
     world.connect(user.headers)
     expire_within(database_url, user.id, "4 days")
     narrow = replace(world.settings, pinterest_refresh_window_seconds=3 * 24 * 3600)
-    tokens.refresh_due_tokens(WorkerContext(narrow, world.db))
+    tokens.refresh_due_tokens(worker_context(narrow, world.db))
     assert world.fake.token_requests("refresh_token") == 0
     refresh_now(world)
     assert world.fake.token_requests("refresh_token") == 1

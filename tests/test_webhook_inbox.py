@@ -9,11 +9,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import psycopg
 import pytest
 
-from service.webhooks.inbox import DeliveryBatcher, DeliveryRefused
+from service.providers.shopify.inbox import DeliveryBatcher, DeliveryRefused
 
-from .queue_support import wait_until
-from .test_shopify_flow import fake, shop_client, shop_settings  # noqa: F401
-from .test_shopify_webhooks import connected  # noqa: F401
+from .support.queue import wait_until
 
 SHOP = "inbox-test.myshopify.com"
 
@@ -55,7 +53,7 @@ def test_a_delivery_the_database_refuses_fails_alone(db, owner, database_url):
 
 
 def test_an_unstorable_body_is_a_400_through_the_endpoint(shop_client, fake, connected, database_url):
-    from service.providers.shopify import webhook_hmac
+    from service.providers.shopify.client import webhook_hmac
 
     body = b'{"id": 1, "note": "\\u0000"}'
     _, headers = fake.signed_webhook("orders/create", "haven-prints.myshopify.com", {})

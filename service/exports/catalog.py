@@ -147,5 +147,3 @@ EXPORT_CONFIGS: Mapping[str, ExportConfig] = MappingProxyType({
             _f("pin_clicks", "Pin Clicks", "number"),
         ), date_kind="date", date_source="date"),
 })
-
-EXPORT_TYPES: tuple[str, ...] = tuple(EXPORT_CONFIGS)

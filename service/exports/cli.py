@@ -15,6 +15,7 @@ from typing import Any
 import click
 import psycopg
 
+from ..auth import claims_for
 from ..config import Settings
 from ..db import Database
 from ..errors import ApiError
@@ -36,10 +37,6 @@ def _user(url: str, email: str | None, user_id: str | None) -> tuple[str, str | 
     return str(row[0]), row[1]
 
 
-def user_claims(user_id: str, email: str | None) -> dict[str, Any]:
-    return {"sub": user_id, "role": "authenticated", "aud": "authenticated", "email": email}
-
-
 def run_export(settings: Settings, url: str, *, export_type: str, export_format: str, out: Path,
                email: str | None, user_id: str | None, fields: str | None, start_date: str | None,
                end_date: str | None, limit: int | None) -> None:
@@ -53,7 +50,7 @@ def run_export(settings: Settings, url: str, *, export_type: str, export_format:
     db = Database(url, min_size=1, max_size=2)
     try:
         try:
-            stream = open_export(db, user_claims(uid, user_email), uid, request,
+            stream = open_export(db, claims_for(uid, user_email), uid, request,
                                  statement_timeout_seconds=settings.export_statement_timeout_seconds)
         except ApiError as exc:
             raise click.ClickException(exc.message) from None

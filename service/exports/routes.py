@@ -7,7 +7,7 @@ from flask import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..api import Strict, endpoint
-from ..app import services
+from ..context import services
 from ..auth import Caller
 from .catalog import EXPORT_CONFIGS
 from .request import max_records_of, resolve_export_request

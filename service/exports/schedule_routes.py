@@ -15,7 +15,7 @@ from flask import Blueprint, Response
 from pydantic import BaseModel, EmailStr, Field
 
 from ..api import Strict, endpoint
-from ..app import services
+from ..context import services
 from ..auth import Caller
 from ..db import Database
 from ..errors import BadRequest, NotFound

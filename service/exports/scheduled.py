@@ -14,8 +14,9 @@ The item's handler, idempotent as every handler must be:
    A range over the type's cap or a file over the size cap fails permanently, recorded in
    export_history (never a truncated file).
 3. Delivery: `download` marks the run delivered (the file is at GET /api/export/files/<id>);
-   `email` POSTs it to Resend as a base64 attachment with an Idempotency-Key derived from the
-   schedule, the run and the addresses, then records Resend's email id on the run. A retry after
+   `email` sends it through the catalog's mailer (Resend) as a base64 attachment with an
+   Idempotency-Key derived from the schedule, the run and the addresses, then records the email
+   id on the run. A retry after
    an ambiguous timeout sends the same key and payload, so Resend returns the first email's id
    instead of sending a second.
 """
@@ -28,16 +29,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from .. import vault
+from ..auth import claims_for
 from ..config import Settings
-from ..errors import ApiError
-from ..providers import ProviderUnavailable
-from ..integrations.resend import MAX_EMAIL_BYTES, EmailRefused, send_email
-from ..queue.registry import Job, PermanentError, Registry, WorkerContext
+from ..errors import ApiError, PermanentError, ProviderError
+from ..integrations.catalog import Mailer, Provider
+from ..queue.enqueue import enqueue
+from ..queue.registry import Job, Registry, WorkerContext
+from . import history
 from .catalog import EXPORT_CONFIGS
-from .cli import user_claims
 from .request import ExportRequest, resolve_export_request
 from .stream import open_export
 
@@ -47,7 +47,7 @@ RUN_OPERATION = "exports.scheduled_run"
 CLAIM_BATCH = 50
 MAX_CLAIM_ROUNDS = 20  # per tick; a backlog bigger than this waits for the next tick
 PRUNE_EVERY_SECONDS = 3600.0
-# Room left in Resend's 40 MB for the JSON around the attachment (addresses, subject, text).
+# Room left in one email (Resend: 40 MB) for the JSON around the attachment (addresses, subject, text).
 EMAIL_ENVELOPE_BYTES = 64 * 1024
 
 
@@ -62,10 +62,8 @@ def queue_due_runs(context: WorkerContext) -> int:
                                [CLAIM_BATCH]).fetchall()
             for schedule in due:
                 payload = {"schedule_id": schedule["id"], "run_at": schedule["next_run_at"].isoformat()}
-                conn.execute(
-                    "select public.queue_for_retry(%s, %s, %s, p_reference_id => %s,"
-                    " p_reference_table => 'scheduled_exports')",
-                    [schedule["user_id"], RUN_OPERATION, Jsonb(payload), schedule["id"]])
+                enqueue(conn, schedule["user_id"], RUN_OPERATION, payload, reference_id=schedule["id"],
+                        reference_table="scheduled_exports")
                 conn.execute("select public.advance_scheduled_export(%s)", [schedule["id"]])
         if not due:
             break
@@ -127,24 +125,21 @@ def _request(schedule: dict[str, Any], run_at: datetime, settings: Settings) -> 
         max_records_override=settings.export_max_records)
 
 
-def _failed_history(context: WorkerContext, user_id: str, schedule_id: str, run_at: datetime,
-                    request: ExportRequest | None, schedule: dict[str, Any], error: str) -> None:
-    """A run that could not be built, recorded like any export that failed."""
+def _record_unbuilt(context: WorkerContext, user_id: str, run_at: datetime, request: ExportRequest | None,
+                    schedule: dict[str, Any], error: str) -> None:
     config = EXPORT_CONFIGS[schedule["export_type"]]  # a CHECK keeps export_type in the catalog
     fields = [f.key for f in (request.fields if request else config.default_fields)]
-    with context.db.as_service() as conn:
-        conn.execute(
-            "insert into public.export_history (user_id, export_type, format, fields, status, error,"
-            " finished_at, scheduled_export_id, scheduled_for) values (%s, %s, %s, %s, 'failed', %s, now(), %s, %s)",
-            [user_id, schedule["export_type"], schedule["format"], fields, error[:2000], schedule_id, run_at])
+    history.record_unbuilt_run(context.db, user_id, schedule, run_at, fields, error)
 
 
-def _max_file_bytes(settings: Settings, delivery_method: str) -> int:
-    if delivery_method != "email":
+def _max_file_bytes(context: WorkerContext, delivery_method: str) -> int:
+    settings = context.settings
+    found = context.providers.mailer()
+    if delivery_method != "email" or found is None:
         return settings.export_file_max_bytes
     # base64 turns 3 bytes into 4.
-    fits_resend = (MAX_EMAIL_BYTES - EMAIL_ENVELOPE_BYTES) // 4 * 3
-    return min(settings.export_attachment_max_bytes, fits_resend)
+    fits_one_email = (found[1].max_message_bytes - EMAIL_ENVELOPE_BYTES) // 4 * 3
+    return min(settings.export_attachment_max_bytes, fits_one_email)
 
 
 def _build(context: WorkerContext, schedule: dict[str, Any], run_at: datetime) -> BuiltFile:
@@ -153,13 +148,13 @@ def _build(context: WorkerContext, schedule: dict[str, Any], run_at: datetime) -
     request: ExportRequest | None = None
     try:
         request = _request(schedule, run_at, settings)
-        stream = open_export(context.db, user_claims(user_id, None), user_id, request,
+        stream = open_export(context.db, claims_for(user_id, None), user_id, request,
                              statement_timeout_seconds=settings.export_statement_timeout_seconds,
                              scheduled_run=(schedule_id, run_at))
     except ApiError as refused:  # a stored selection the catalog no longer has; a range over the cap
-        _failed_history(context, user_id, schedule_id, run_at, request, schedule, refused.message)
+        _record_unbuilt(context, user_id, run_at, request, schedule, refused.message)
         raise PermanentError(f"the scheduled export cannot be built: {refused.message}") from None
-    cap = _max_file_bytes(settings, schedule["delivery_method"])
+    cap = _max_file_bytes(context, schedule["delivery_method"])
     data = bytearray()
     too_large = False
     try:
@@ -174,9 +169,7 @@ def _build(context: WorkerContext, schedule: dict[str, Any], run_at: datetime) -
         where = "an email attachment" if schedule["delivery_method"] == "email" else "a stored export file"
         message = (f"the file is larger than {cap} bytes, the most {where} may hold: narrow the fields or"
                    " the date range, or use another delivery method")
-        with context.db.as_service() as conn:
-            conn.execute("update public.export_history set status = 'failed', record_count = null, error = %s"
-                         " where id = %s", [message, stream.history_id])
+        history.fail_built(context.db, stream.history_id, message)
         raise PermanentError(message)
     filename = request.filename(run_at.date())
     with context.db.as_service() as conn:
@@ -207,26 +200,6 @@ def _built(context: WorkerContext, schedule_id: str, run_at: datetime) -> BuiltF
                      bytes(row["file_bytes"]), row["record_count"])
 
 
-def _delivered(context: WorkerContext, schedule_id: str, run_at: datetime) -> bool:
-    with context.db.as_service() as conn:
-        return conn.execute(
-            "select exists (select from public.export_history where scheduled_export_id = %s"
-            " and scheduled_for = %s and delivered_at is not null) as done", [schedule_id, run_at],
-        ).fetchone()["done"]  # type: ignore[index]
-
-
-def _record_delivery(context: WorkerContext, built: BuiltFile, method: str, delivery_id: str | None) -> None:
-    with context.db.as_service() as conn:
-        conn.execute("update public.export_history set delivery_method = %s, delivered_at = now(),"
-                     " delivery_id = %s, error = null where id = %s", [method, delivery_id, built.history_id])
-
-
-def _record_delivery_error(context: WorkerContext, built: BuiltFile, message: str) -> None:
-    with context.db.as_service() as conn:
-        conn.execute("update public.export_history set error = %s where id = %s and delivered_at is null",
-                     [f"delivery failed: {message}"[:2000], built.history_id])
-
-
 def idempotency_key(schedule_id: str, run_at: datetime, sender: str, recipient: str) -> str:
     """One key per run and addresses: a retry reuses it; a changed address is a new email."""
     addresses = hashlib.sha256(f"{sender}\n{recipient}".encode()).hexdigest()[:16]
@@ -249,41 +222,44 @@ def email_message(built: BuiltFile, sender: str, recipient: str, run_at: datetim
     }
 
 
-def _resend_access(context: WorkerContext, user_id: str) -> tuple[str, str]:
+def _mail_access(context: WorkerContext, user_id: str) -> tuple[Provider, Mailer, str, str]:
+    """The mailing provider, its API key and the sender, or PermanentError saying what to connect."""
+    found = context.providers.mailer()
+    if found is None:
+        raise PermanentError("this server has no email provider: switch the schedule to download")
+    provider, mailer = found
     with context.db.as_service() as conn:
         integration = conn.execute("select status, metadata from public.integrations"
-                                   " where user_id = %s and provider = 'resend'", [user_id]).fetchone()
-        api_key = vault.get_credential(conn, user_id, "resend", "api_key")
+                                   " where user_id = %s and provider = %s", [user_id, provider.name]).fetchone()
+        api_key = vault.get_credential(conn, user_id, provider.name, "api_key")
     if integration is None or integration["status"] == "disconnected" or not api_key:
-        raise PermanentError("Resend is not connected: connect Resend to receive scheduled exports by email,"
-                             " or switch the schedule to download")
+        raise PermanentError(f"{provider.label} is not connected: connect {provider.label} to receive scheduled"
+                             " exports by email, or switch the schedule to download")
     sender = (integration["metadata"] or {}).get("from_email") or context.settings.export_email_from
     if not sender:
-        raise PermanentError("no sender address for scheduled export emails: set from_email on the Resend"
+        raise PermanentError(f"no sender address for scheduled export emails: set from_email on the {provider.label}"
                              " connection (or HAVEN_EXPORT_EMAIL_FROM)")
-    return api_key, sender
+    return provider, mailer, api_key, sender
 
 
 def _deliver_by_email(context: WorkerContext, schedule: dict[str, Any], run_at: datetime, built: BuiltFile) -> None:
     user_id, schedule_id = str(schedule["user_id"]), str(schedule["id"])
     try:
-        api_key, sender = _resend_access(context, user_id)
+        provider, mailer, api_key, sender = _mail_access(context, user_id)
     except PermanentError as missing:
-        _record_delivery_error(context, built, str(missing))
+        history.record_delivery_error(context.db, built.history_id, str(missing))
         raise
     recipient = schedule["delivery_email"]
     message = email_message(built, sender, recipient, run_at)
     key = idempotency_key(schedule_id, run_at, sender, recipient)
     try:
-        email_id = send_email(context.settings, api_key, message, key)
-    except EmailRefused as refused:
-        _record_delivery_error(context, built, refused.reason)
-        raise PermanentError(refused.reason) from None
-    except ProviderUnavailable as down:
-        _record_delivery_error(context, built, down.reason)
-        raise ConnectionError(f"Resend unavailable: {down.reason}") from None
-    _record_delivery(context, built, "email", email_id)
-    log.info("scheduled export %s (run %s) emailed: Resend id %s", schedule_id, run_at.isoformat(), email_id)
+        email_id = mailer.send(context.settings, api_key, message, key)
+    except ProviderError as failed:  # refused: fails for good; unavailable: tried again later
+        history.record_delivery_error(context.db, built.history_id, failed.reason)
+        raise
+    history.record_delivery(context.db, built.history_id, "email", email_id)
+    log.info("scheduled export %s (run %s) emailed: %s id %s", schedule_id, run_at.isoformat(), provider.label,
+             email_id)
 
 
 def _parse_payload(job: Job) -> tuple[str, datetime]:
@@ -310,13 +286,13 @@ def run_scheduled_export(job: Job) -> None:
     if not schedule["enabled"]:
         log.info("scheduled export %s is switched off; run %s dropped", schedule_id, run_at.isoformat())
         return
-    if _delivered(context, schedule_id, run_at):
+    if history.run_delivered(context.db, schedule_id, run_at):
         return
     built = _built(context, schedule_id, run_at) or _build(context, schedule, run_at)
     if schedule["delivery_method"] == "email":
         _deliver_by_email(context, schedule, run_at, built)
     else:
-        _record_delivery(context, built, "download", None)
+        history.record_delivery(context.db, built.history_id, "download", None)
 
 
 def register(registry: Registry, settings: Settings) -> None:

@@ -26,7 +26,7 @@ import logging
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
-from datetime import date, datetime, time, timezone
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -34,6 +34,7 @@ from psycopg import sql
 
 from ..db import Database
 from ..errors import BadRequest
+from . import history
 from .request import ExportRequest
 
 log = logging.getLogger(__name__)
@@ -172,7 +173,7 @@ class ExportStream:
         try:
             # Recorded while the read transaction still holds the stream's lock, so the sweep of
             # orphaned exports (public.fail_orphaned_exports) never takes a finishing one for dead.
-            record_outcome(self._db, self.history_id, status, rows, error)
+            history.settle(self._db, self.history_id, status, rows, error)
         finally:
             if exc is None:
                 self._stack.close()
@@ -183,38 +184,6 @@ class ExportStream:
         if self._iterator is not None:
             self._iterator.close()  # runs the generator's own GeneratorExit handling
         self._settle("abandoned", None, "the response was closed before the body was sent")
-
-
-# Both history writes are single statements on the service's own pool (`call_as_service`): the
-# stream holds a connection of the main pool meanwhile, and waiting on that same pool for a
-# second one could wait for ever once every connection is an export's.
-def record_outcome(db: Database, history_id: str, status: str, rows: int | None, error: str | None) -> None:
-    db.call_as_service(
-        "update public.export_history"
-        " set status = %s, record_count = %s, error = %s, finished_at = now()"
-        " where id = %s and status = 'streaming'",
-        [status, rows, error, history_id],
-    )
-
-
-def _instant(value: datetime | date | None) -> datetime | None:
-    """A day bound as the instant it starts (midnight UTC), for export_history's timestamptz."""
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.combine(value, time(), timezone.utc)
-
-
-def _start_history(db: Database, history_id: str, user_id: str, request: ExportRequest,
-                   scheduled_run: tuple[str, datetime] | None) -> None:
-    schedule_id, scheduled_for = scheduled_run or (None, None)
-    db.call_as_service(
-        "insert into public.export_history"
-        " (id, user_id, export_type, format, fields, start_date, end_date, row_limit,"
-        " scheduled_export_id, scheduled_for)"
-        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        [history_id, user_id, request.config.type, request.format, [f.key for f in request.fields],
-         _instant(request.start), _instant(request.end), request.limit, schedule_id, scheduled_for],
-    )
 
 
 def open_export(db: Database, claims: Mapping[str, Any], user_id: str, request: ExportRequest, *,
@@ -244,7 +213,7 @@ def open_export(db: Database, claims: Mapping[str, Any], user_id: str, request: 
         # Held until the read transaction ends, however it ends (a dead process included): while
         # it is held, the sweep of orphaned exports leaves the row alone.
         conn.execute("select pg_advisory_xact_lock(public.export_stream_lock_key(%s))", [history_id])
-        _start_history(db, history_id, user_id, request, scheduled_run)
+        history.start(db, history_id, user_id, request, scheduled_run)
     except BaseException:
         stack.close()
         raise

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from flask import Response, redirect
 from pydantic import BaseModel
 
-from ..app import services
+from ..context import services
 from ..config import Settings
 from . import records
 from .oauth_state import begin_oauth

@@ -1,6 +1,9 @@
 """An integration's life cycle, each change in the caller's service transaction together with its
 credentials and its activity-log entry, so a connection is never half made or half undone.
 
+The one writer of `public.integrations` (and, through service/vault.py, of its credentials): a
+rule about a connection's states is stated here once, as SQL states it once.
+
 Every function takes a connection inside `db.as_service()`; the caller commits. The OAuth flows
 (Shopify, Pinterest) and the token refresher reuse these:
 
@@ -170,3 +173,17 @@ def mark_disconnected(conn: psycopg.Connection[Any], user_id: str, provider: str
     if row is not None:
         log_activity(conn, user_id, "integration_disconnected", {"provider": provider})
     return row
+
+
+def finish_disconnect(conn: psycopg.Connection[Any], user_id: str, provider: str) -> None:
+    """A provider's clean-up after a disconnect is done: its credentials and the metadata naming
+    the remote account go too. The caller holds the row lock and has seen it still disconnected."""
+    vault.delete_credentials(conn, user_id, provider)
+    conn.execute("update public.integrations set metadata = '{}', token_expires_at = null"
+                 " where user_id = %s and provider = %s", [user_id, provider])
+
+
+def merge_metadata(conn: psycopg.Connection[Any], user_id: str, provider: str, changes: Mapping[str, Any]) -> None:
+    """Sets some metadata keys (e.g. a synced count), keeping the others."""
+    conn.execute("update public.integrations set metadata = metadata || %s where user_id = %s and provider = %s",
+                 [Jsonb(dict(changes)), user_id, provider])

@@ -10,15 +10,11 @@ from flask import Blueprint
 from pydantic import BaseModel, Field, RootModel, SecretStr
 
 from ..api import Strict, endpoint
-from ..app import services
 from ..auth import Caller
-from ..errors import BadRequest, NotFound, UpstreamError
-from ..providers import ProviderUnavailable
+from ..context import services
+from ..errors import BadRequest, NotFound, ProviderAuthError, ProviderUnavailable, UpstreamError
 from . import records
-from .api_keys import KEY_CHECKS
-from .catalog import INTEGRATION_CONFIGS, IntegrationConfig, api_key_config_for, config_for
-from .disconnect import provider_cleanup
-from .provider_http import InvalidApiKey
+from .catalog import Provider
 
 log = logging.getLogger(__name__)
 bp = Blueprint("integrations", __name__)
@@ -57,13 +53,13 @@ class ConnectRequest(Strict):
                                    description="Resend only: the address emails are sent from")
 
 
-def view(config: IntegrationConfig, row: dict[str, Any] | None) -> IntegrationView:
+def view(provider: Provider, row: dict[str, Any] | None) -> IntegrationView:
     row = row or {}
     status = row.get("status", "disconnected")
     return IntegrationView(
-        provider=config.provider, name=config.name, description=config.description, icon=config.icon,
-        auth_type=config.auth_type, required=config.required, setup_order=config.setup_order,
-        docs_url=config.docs_url, status=status, connected=status == "connected",
+        provider=provider.name, name=provider.label, description=provider.description, icon=provider.icon,
+        auth_type=provider.auth_type, required=provider.required, setup_order=provider.setup_order,
+        docs_url=provider.docs_url, status=status, connected=status == "connected",
         metadata=row.get("metadata") or {},
         **{key: row.get(key) for key in ("last_error", "last_error_at", "token_expires_at",
                                          "last_refreshed_at", "connected_at", "disconnected_at")},
@@ -77,7 +73,7 @@ def list_integrations(caller: Caller) -> IntegrationList:
     with services().db.as_user(caller.claims) as conn:
         rows = {row["provider"]: row for row in conn.execute(
             f"select {records.PUBLIC_COLUMNS} from public.integrations").fetchall()}
-    return IntegrationList([view(config, rows.get(config.provider)) for config in INTEGRATION_CONFIGS])
+    return IntegrationList([view(provider, rows.get(provider.name)) for provider in services().providers])
 
 
 @bp.post("/api/integrations/<provider>/connect")
@@ -87,7 +83,8 @@ def list_integrations(caller: Caller) -> IntegrationList:
                       "`error`, nothing is stored); 400 `unknown_provider` / `oauth_provider`; 502 "
                       "`upstream_unavailable` when the provider cannot confirm it (nothing changes).")
 def connect(provider: str, caller: Caller, body: ConnectRequest) -> IntegrationView:
-    config = api_key_config_for(provider)
+    declared = services().providers.api_key_provider(provider)
+    assert declared.check_key is not None  # every API-key provider declares one
     api_key = body.api_key.get_secret_value().strip()
     if not api_key:
         raise BadRequest("api_key is empty", code="invalid_request")
@@ -95,35 +92,38 @@ def connect(provider: str, caller: Caller, body: ConnectRequest) -> IntegrationV
         raise BadRequest("from_email applies to Resend only", code="invalid_request")
     db = services().db
     try:
-        metadata = KEY_CHECKS[provider](services().settings, api_key)
-    except InvalidApiKey as rejected:
+        metadata = declared.check_key(services().settings, api_key)
+    except ProviderAuthError as rejected:
         with db.as_service() as conn:
             records.mark_error(conn, caller.user_id, provider, rejected.reason, keep_connected=True)
-        log.info("%s refused a key for user %s: %s", config.name, caller.user_id, rejected.reason)
+        log.info("%s refused a key for user %s: %s", declared.label, caller.user_id, rejected.reason)
         raise BadRequest(rejected.reason, code="invalid_api_key") from None
     except ProviderUnavailable as down:
-        log.warning("%s could not check a key for user %s: %s", config.name, caller.user_id, down.reason)
-        raise UpstreamError(f"{config.name} could not confirm the key: {down.reason}") from None
+        log.warning("%s could not check a key for user %s: %s", declared.label, caller.user_id, down.reason)
+        raise UpstreamError(f"{declared.label} could not confirm the key: {down.reason}") from None
     if provider == "resend":
         metadata["from_email"] = body.from_email
     with db.as_service() as conn:
         row = records.mark_connected(conn, caller.user_id, provider, metadata=metadata,
                                      credentials={"api_key": api_key})
-    log.info("%s connected for user %s", config.name, caller.user_id)
-    return view(config, row)
+    log.info("%s connected for user %s", declared.label, caller.user_id)
+    return view(declared, row)
 
 
 @bp.delete("/api/integrations/<provider>")
 @endpoint("Disconnect a provider: delete its credentials and mark it disconnected", response=IntegrationView,
           errors=(404,), tags=TAGS)
 def disconnect(provider: str, caller: Caller) -> IntegrationView:
-    config = config_for(provider)
+    declared = services().providers.named(provider)
     with services().db.as_service() as conn:
         current = records.lock(conn, caller.user_id, provider)
         if current is None or current["status"] == "disconnected":
-            raise NotFound(f"{config.name} is not connected", code="not_connected")
-        cleanup_owns_credentials = provider_cleanup(conn, caller.user_id, provider, current)
+            raise NotFound(f"{declared.label} is not connected", code="not_connected")
+        # The provider's own clean-up (e.g. Shopify's webhook subscriptions) is queued in this
+        # transaction; when it needs the token to do it, it deletes the credentials itself.
+        cleanup_owns_credentials = (declared.on_disconnect is not None
+                                    and declared.on_disconnect(conn, caller.user_id, current))
         row = records.mark_disconnected(conn, caller.user_id, provider,
                                         delete_credentials=not cleanup_owns_credentials)
-    log.info("%s disconnected for user %s", config.name, caller.user_id)
-    return view(config, row)
+    log.info("%s disconnected for user %s", declared.label, caller.user_id)
+    return view(declared, row)

@@ -11,8 +11,7 @@ are stored in the transaction that holds the lock. A refused refresh marks the i
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -21,10 +20,10 @@ import psycopg
 from .. import vault
 from ..config import Settings
 from ..db import Database
-from ..providers import ProviderAuthError, ProviderError
-from ..queue.registry import PermanentError, Registry, WorkerContext
+from ..errors import PermanentError, ProviderAuthError, ProviderError
+from ..queue.registry import Registry, WorkerContext
 from . import records
-from .records import TokenSet
+from .catalog import Refresher
 
 log = logging.getLogger(__name__)
 
@@ -35,23 +34,6 @@ class ReconnectRequired(PermanentError):
 
 class NotConnected(PermanentError):
     """There is no usable connection (never connected, disconnected, or no token stored)."""
-
-
-@dataclass(frozen=True)
-class Refresher:
-    provider: str
-    name: str
-    window: timedelta
-    # (refresh token, the integration row) -> the new tokens; raises ProviderError subclasses.
-    refresh: Callable[[str, Mapping[str, Any]], TokenSet]
-
-
-def refreshers(settings: Settings) -> list[Refresher]:
-    """The providers whose tokens this deployment refreshes (those with app credentials set)."""
-    from .pinterest import pinterest_refresher
-    from .shopify import shopify_refresher
-
-    return [r for r in (shopify_refresher(settings), pinterest_refresher(settings)) if r is not None]
 
 
 def _due(row: Mapping[str, Any], window: timedelta) -> bool:
@@ -112,7 +94,7 @@ def refresh_if_due(db: Database, refresher: Refresher, user_id: str) -> str:
 
 
 def refresh_due_tokens(context: WorkerContext) -> None:
-    for refresher in refreshers(context.settings):
+    for refresher in context.providers.refreshers(context.settings):
         with context.db.as_service() as conn:
             due = [str(r["user_id"]) for r in conn.execute(
                 "select public.integrations_due_for_refresh(%s, make_interval(secs => %s)) as user_id",

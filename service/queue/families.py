@@ -1,27 +1,26 @@
-"""The handler families every worker loads. Another family is one more module name here."""
+"""The handler families every worker loads: the platform's, then each provider's."""
 from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
 
 from ..config import Settings
+from ..exports import orphans, scheduled
+from ..integrations import tokens
+from ..integrations.catalog import Catalog, JobFamily
+from . import maintenance, noop
 from .registry import Registry
 
-FAMILIES: tuple[str, ...] = (
-    "service.exports.scheduled",
-    "service.exports.orphans",
-    "service.queue.maintenance",
-    "service.queue.noop",
-    "service.integrations.tokens",
-    "service.integrations.shopify",
-    "service.integrations.pinterest",
-    "service.webhooks.shopify_jobs",
-)
+PLATFORM_FAMILIES: tuple[JobFamily, ...] = (
+    maintenance.register, noop.register, scheduled.register, orphans.register, tokens.register)
 
 
-def build_registry(settings: Settings, extra_families: Iterable[str] = ()) -> Registry:
-    """A registry with every family's handlers and periodic jobs (plus `extra_families`, e.g. tests')."""
+def build_registry(settings: Settings, providers: Catalog, extra_families: Iterable[str] = ()) -> Registry:
+    """A registry with every family's handlers and periodic jobs, plus `extra_families`: names of
+    modules with a `register(registry, settings)` (`haven worker --family`, e.g. tests')."""
     registry = Registry()
-    for module_name in (*FAMILIES, *extra_families):
-        importlib.import_module(module_name).register(registry, settings)
+    families = [*PLATFORM_FAMILIES, *providers.job_families(),
+                *(importlib.import_module(name).register for name in extra_families)]
+    for register in families:
+        register(registry, settings)
     return registry

@@ -1,7 +1,8 @@
 """What a worker can run: handlers by `operation_type`, and periodic jobs.
 
-Each operation family is a module with `register(registry, settings)`; adding a handler or a
-periodic job is one line there, and the family's module name one line in `families.py`:
+Each operation family is a function `register(registry, settings)`; adding a handler or a
+periodic job is one line there. The platform's families are listed in `families.py`; each
+provider declares its own (`Provider.register_jobs`):
 
     def register(registry: Registry, settings: Settings) -> None:
         registry.handler("pinterest.sync_boards", sync_boards)
@@ -11,22 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
 from ..db import Database
 
-
-class PermanentError(Exception):
-    """Raised by a handler when retrying cannot help (bad input, revoked access): fails the item now."""
+if TYPE_CHECKING:  # the engine knows providers only as the catalog it is handed
+    from ..integrations.catalog import Catalog
 
 
 @dataclass(frozen=True)
 class WorkerContext:
-    """What handlers and periodic jobs may use: the settings and a service-role connection pool."""
+    """What handlers and periodic jobs may use: the settings, a connection pool for service-role
+    work, and the provider catalog (token refreshers, the mailer)."""
 
     settings: Settings
     db: Database
+    providers: Catalog
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,10 @@ class Registry:
     periodic_jobs: dict[str, PeriodicJob] = field(default_factory=dict)
 
     def handler(self, operation_type: str, run: Handler) -> None:
-        """Runs items of `operation_type`. Handlers must be idempotent: an attempt may be cut short."""
+        """Runs items of `operation_type`. Handlers must be idempotent: an attempt may be cut short.
+
+        A handler fails an item by raising; `service.errors.retryable` decides whether it is tried
+        again (e.g. PermanentError and ProviderRejected are not)."""
         if operation_type in self.handlers:
             raise ValueError(f"two handlers for operation_type {operation_type!r}")
         self.handlers[operation_type] = run

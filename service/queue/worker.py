@@ -30,7 +30,9 @@ from psycopg.rows import dict_row
 
 from ..config import Settings
 from ..db import Database
-from .registry import Job, PermanentError, Registry, WorkerContext
+from ..errors import HavenError, PermanentError, retryable
+from ..integrations.catalog import Catalog
+from .registry import Job, Registry, WorkerContext
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +44,9 @@ _URL_QUERY = re.compile(r"(https?://[^\s?#]+)\?[^\s'\"]*")
 
 
 def error_text(exc: BaseException) -> str:
-    """What the queue records about a failure: the exception's type and message, URLs without query."""
-    message = str(exc) if isinstance(exc, PermanentError) else f"{type(exc).__name__}: {exc}"
+    """What the queue records about a failure, URLs without query: our own errors' messages are
+    written to be shown; anything else is named by its type too."""
+    message = str(exc) if isinstance(exc, HavenError) else f"{type(exc).__name__}: {exc}"
     return _URL_QUERY.sub(r"\1?…", message)[:MAX_ERROR_CHARS]
 
 
@@ -77,10 +80,11 @@ class Outcome:
 
 
 class Worker:
-    def __init__(self, settings: Settings, registry: Registry, database_url: str,
+    def __init__(self, settings: Settings, registry: Registry, providers: Catalog, database_url: str,
                  options: WorkerOptions | None = None, worker_id: str | None = None) -> None:
         self.settings = settings
         self.registry = registry
+        self.providers = providers
         self.url = database_url
         self.options = options or WorkerOptions.from_settings(settings)
         self.worker_id = worker_id or new_worker_id()
@@ -117,7 +121,7 @@ class Worker:
 
     def run(self) -> None:
         db = Database(self.url, min_size=0, max_size=self.options.concurrency + 1)
-        context = WorkerContext(self.settings, db)
+        context = WorkerContext(self.settings, db, self.providers)
         handlers = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="haven-job")
         periodic = ThreadPoolExecutor(1, thread_name_prefix="haven-periodic")
         log.info("worker %s: %d thread(s), batch %d, handlers: %s", self.worker_id, self.options.concurrency,
@@ -262,11 +266,10 @@ class Worker:
 
     def _fail(self, outcome: Outcome) -> None:
         assert outcome.error is not None
-        retryable = not isinstance(outcome.error, PermanentError)
         rows = self._call(
             "select public.fail_retry_item(%s, %s, %s, %s, make_interval(secs => %s),"
             " make_interval(secs => %s)) as status",
-            [outcome.job.id, self.worker_id, error_text(outcome.error), retryable,
+            [outcome.job.id, self.worker_id, error_text(outcome.error), retryable(outcome.error),
              self.settings.queue_backoff_base_seconds, self.settings.queue_backoff_cap_seconds],
         )
         status = rows[0]["status"]

@@ -1,7 +1,9 @@
 """The wizard's steps in order, and progress computed over those steps only.
 
-`WIZARD_STEPS` mirrors SQL's public.setup_steps() (a test holds them equal). Counting only
-these keys keeps `percent` within 0-100, whatever else a progress object might hold.
+The connection steps come from the provider catalog (each provider with `wizard_step`), then the
+configuration and import steps; SQL's public.setup_steps() names the same keys in the same order
+(a test holds them equal). Counting only these keys keeps `percent` within 0-100, whatever else
+a progress object might hold.
 """
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel
+
+from ..integrations.catalog import Catalog
 
 StepStatus = Literal["pending", "completed", "skipped"]
 StepType = Literal["integration", "config", "import"]
@@ -22,16 +26,16 @@ class WizardStep:
     type: StepType
 
 
-WIZARD_STEPS: tuple[WizardStep, ...] = (
-    WizardStep("shopify", "Connect Shopify", "integration"),
-    WizardStep("pinterest", "Connect Pinterest", "integration"),
-    WizardStep("klaviyo", "Connect Klaviyo", "integration"),
-    WizardStep("dynamic_mockups", "Connect Dynamic Mockups", "integration"),
-    WizardStep("resend", "Connect Resend", "integration"),
+AFTER_CONNECTIONS: tuple[WizardStep, ...] = (
     WizardStep("design_rules", "Configure Design Rules", "config"),
     WizardStep("operator_mode", "Set Operator Mode", "config"),
     WizardStep("import", "Import Existing Data", "import"),
 )
+
+
+def wizard_steps(providers: Catalog) -> tuple[WizardStep, ...]:
+    connections = tuple(WizardStep(p.name, f"Connect {p.label}", "integration") for p in providers.wizard_providers())
+    return connections + AFTER_CONNECTIONS
 
 
 class StepView(BaseModel):
@@ -55,10 +59,10 @@ class SetupProgressView(BaseModel):
     finished: bool
 
 
-def progress_view(progress: Mapping[str, str]) -> SetupProgressView:
+def progress_view(progress: Mapping[str, str], wizard: tuple[WizardStep, ...]) -> SetupProgressView:
     steps = [StepView(key=step.key, label=step.label, type=step.type,
                       status=progress.get(step.key, "pending"))  # type: ignore[arg-type]
-             for step in WIZARD_STEPS]
+             for step in wizard]
     completed = sum(step.status == "completed" for step in steps)
     skipped = sum(step.status == "skipped" for step in steps)
     pending = [step.key for step in steps if step.status == "pending"]

@@ -10,11 +10,11 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
 from ..api import Strict, endpoint
-from ..app import services
+from ..context import services
 from ..auth import Caller
 from ..errors import NotFound
 from .design_rules import DesignRulesUpdate
-from .progress import SetupProgressView, StepStatus, progress_view
+from .progress import SetupProgressView, StepStatus, progress_view, wizard_steps
 
 bp = Blueprint("setup", __name__)
 TAGS = ("setup",)
@@ -42,6 +42,10 @@ def _set_step(conn: psycopg.Connection[Any], step: str, status: str) -> dict[str
     return row["progress"]
 
 
+def _progress(progress: dict[str, str]) -> SetupProgressView:
+    return progress_view(progress, wizard_steps(services().providers))
+
+
 def _settings_view(conn: psycopg.Connection[Any]) -> SettingsView:
     row = conn.execute(
         "select operator_mode, design_rules, design_rules = public.default_design_rules() as defaults,"
@@ -51,7 +55,7 @@ def _settings_view(conn: psycopg.Connection[Any]) -> SettingsView:
         raise NotFound("no settings for this user", code="no_settings")
     return SettingsView(operator_mode=row["operator_mode"], design_rules=row["design_rules"],
                         using_default_design_rules=row["defaults"],
-                        progress=progress_view(row["setup_progress"]))
+                        progress=_progress(row["setup_progress"]))
 
 
 @bp.get("/api/settings")
@@ -77,7 +81,7 @@ def get_progress(caller: Caller) -> SetupProgressView:
                       "(connecting completes it).")
 def set_progress(step: str, caller: Caller, body: StepUpdate) -> SetupProgressView:
     with services().db.as_user(caller.claims) as conn:
-        return progress_view(_set_step(conn, step, body.status))
+        return _progress(_set_step(conn, step, body.status))
 
 
 @bp.put("/api/settings/operator-mode")

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, jsonify, redirect, request
 
-from service.providers.shopify import oauth_hmac, webhook_hmac
+from service.providers.shopify.client import oauth_hmac, webhook_hmac
 
 # Pagination the contract rules out, to show a client still ends: "null_cursor" claims a next page
 # without an endCursor, "repeat_cursor" hands back the cursor it was given, "endless" never runs

@@ -11,10 +11,11 @@ from typing import Any
 import requests
 
 from ..config import Settings
-from .provider_http import (InvalidApiKey, KeyCheckSession, ProviderUnavailable, json_object, safe_code,
-                            unavailable_unless_ok)
+from ..errors import ProviderAuthError, ProviderUnavailable
+from ..integrations.catalog import Provider
+from .http import Transport, error_field, json_object, unavailable_unless_ok
 
-PROVIDER = "klaviyo"
+NAME = "klaviyo"
 # 10 lists a page: 10,000 lists is far past any shop, and still ends a provider that loops.
 MAX_LIST_PAGES = 1000
 
@@ -22,7 +23,8 @@ MAX_LIST_PAGES = 1000
 def check_key(settings: Settings, api_key: str) -> dict[str, Any]:
     headers = {"Authorization": f"Klaviyo-API-Key {api_key}", "revision": settings.klaviyo_revision,
                "Accept": "application/vnd.api+json"}
-    with KeyCheckSession(PROVIDER, settings.klaviyo_api_base, settings.api_key_check_timeout_seconds, headers) as http:
+    with Transport(NAME, base_url=settings.klaviyo_api_base, timeout=settings.api_key_check_timeout_seconds,
+                   headers=headers, auth_statuses=()) as http:
         account = _first_resource(_get(http, "/api/accounts"), "account")
         contact = _member(_member(account, "attributes"), "contact_information")
         return {
@@ -32,49 +34,38 @@ def check_key(settings: Settings, api_key: str) -> dict[str, Any]:
         }
 
 
-def _count_lists(http: KeyCheckSession) -> int:
+def _count_lists(http: Transport) -> int:
     count, url, seen = 0, "/api/lists", set()
     for _ in range(MAX_LIST_PAGES):
         page = _get(http, url)
         data = page.get("data")
         if not isinstance(data, list):
-            raise ProviderUnavailable(PROVIDER, "a lists page has no data array")
+            raise ProviderUnavailable(NAME, "a lists page has no data array")
         count += len(data)
         next_url = _member(page, "links").get("next")
         if not next_url:
             return count
         if not isinstance(next_url, str) or next_url in seen:
-            raise ProviderUnavailable(PROVIDER, "the lists pagination does not progress")
+            raise ProviderUnavailable(NAME, "the lists pagination does not progress")
         seen.add(next_url)
         url = next_url
-    raise ProviderUnavailable(PROVIDER, f"more than {MAX_LIST_PAGES} pages of lists")
+    raise ProviderUnavailable(NAME, f"more than {MAX_LIST_PAGES} pages of lists")
 
 
-def _get(http: KeyCheckSession, url: str) -> dict[str, Any]:
+def _get(http: Transport, url: str) -> dict[str, Any]:
     response = http.get(url)
     if response.status_code in (401, 403):
-        raise InvalidApiKey(PROVIDER, _rejection(response))
-    unavailable_unless_ok(response, PROVIDER)
-    return json_object(response, PROVIDER)
+        raise ProviderAuthError(NAME, _rejection(response), status=response.status_code)
+    unavailable_unless_ok(response, NAME)
+    return json_object(response, NAME)
 
 
 def _rejection(response: requests.Response) -> str:
-    code = _error_code(response)
+    code = error_field(response, "errors", 0, "code")
     if response.status_code == 403:
         return (f"Klaviyo refused the key (403 {code or 'permission_denied'}): it needs the "
                 "accounts:read and lists:read scopes")
     return f"Klaviyo rejected the key (401 {code or 'not_authenticated'})"
-
-
-def _error_code(response: requests.Response) -> str:
-    """The first JSON:API error's code, or "" when the refusal is not shaped like one."""
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    errors = body.get("errors") if isinstance(body, dict) else None
-    first = errors[0] if isinstance(errors, list) and errors else None
-    return safe_code(first.get("code", "")) if isinstance(first, dict) else ""
 
 
 def _member(document: dict[str, Any], name: str) -> dict[str, Any]:
@@ -84,12 +75,18 @@ def _member(document: dict[str, Any], name: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ProviderUnavailable(PROVIDER, f"the answer's {name} is not an object")
+        raise ProviderUnavailable(NAME, f"the answer's {name} is not an object")
     return value
 
 
 def _first_resource(document: dict[str, Any], kind: str) -> dict[str, Any]:
     data = document.get("data")
     if not isinstance(data, list) or not data or not isinstance(data[0], dict) or "id" not in data[0]:
-        raise ProviderUnavailable(PROVIDER, f"the answer holds no {kind}")
+        raise ProviderUnavailable(NAME, f"the answer holds no {kind}")
     return data[0]
+
+
+PROVIDER = Provider(
+    name=NAME, label="Klaviyo", description="Email marketing, flows, and customer segments", icon="klaviyo",
+    auth_type="api_key", required=True, setup_order=3, docs_url="https://docs.havenhold.com/integrations/klaviyo",
+    check_key=check_key)

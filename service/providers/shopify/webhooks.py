@@ -2,7 +2,7 @@
 
 The HMAC is checked over the raw body before anything else is read; a mismatch is a 401 that
 stores nothing (Shopify's compliance checks expect exactly that). A verified delivery costs one
-share of one statement (service/webhooks/inbox.py batches concurrent deliveries into one commit):
+share of one statement (service/providers/shopify/inbox.py batches concurrent deliveries into one commit):
 `accept_shopify_webhooks` finds the shop's owner, records the delivery once (by
 X-Shopify-Webhook-Id) and queues its processing; the answer waits for that commit.
 """
@@ -12,16 +12,28 @@ import json
 from datetime import datetime
 from typing import Literal
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
+from flask.blueprints import BlueprintSetupState
 from pydantic import BaseModel
 
-from ..api import endpoint
-from ..app import services
-from ..errors import BadRequest, Unauthorized
-from ..providers.shopify import normalise_shop, verify_webhook_hmac
-from .inbox import DeliveryRefused
+from ...api import endpoint
+from ...context import services
+from ...errors import BadRequest, Unauthorized
+from .client import normalise_shop, verify_webhook_hmac
+from .inbox import DeliveryBatcher, DeliveryRefused
 
 bp = Blueprint("shopify_webhooks", __name__)
+INBOX = "haven.shopify_inbox"
+
+
+@bp.record_once
+def _open_inbox(state: BlueprintSetupState) -> None:
+    """One inbox per app, beside the app's services (no module-level state)."""
+    state.app.extensions[INBOX] = DeliveryBatcher(state.app.extensions["haven"].db)
+
+
+def _inbox() -> DeliveryBatcher:
+    return current_app.extensions[INBOX]  # type: ignore[no-any-return]
 
 
 class WebhookReceipt(BaseModel):
@@ -68,7 +80,7 @@ def receive() -> WebhookReceipt:
                 "triggered_at": triggered_at.isoformat() if triggered_at else None,
                 "api_version": request.headers.get("X-Shopify-API-Version")}
     try:
-        status = services().shopify_inbox.accept(delivery, text)
+        status = _inbox().accept(delivery, text)
     except DeliveryRefused as exc:
         raise BadRequest(f"the webhook body cannot be stored: {exc}", code="invalid_webhook") from None
     return WebhookReceipt(status=status)

@@ -7,11 +7,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import psycopg
 
 from service.config import PROJECT_ROOT
+
+from .db import sql
 
 T = TypeVar("T")
 
@@ -26,11 +28,6 @@ def enqueue(database_url: str, user_id: str, operation_type: str, payload: str =
             [user_id, operation_type, payload, max_attempts, count],
         ).fetchall()
     return [row[0] for row in rows]
-
-
-def query(database_url: str, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        return conn.execute(sql, params or []).fetchall()
 
 
 def wait_until(condition: Callable[[], T], *, timeout: float = 30.0, what: str = "condition") -> T:
@@ -50,7 +47,7 @@ def wait_until(condition: Callable[[], T], *, timeout: float = 30.0, what: str =
 
 def wait_for_a_lock_waiter(database_url: str, *, what: str, timeout: float = 30.0) -> None:
     """Until some session of this database waits on a lock: the moment a race under test is set up."""
-    wait_until(lambda: query(database_url, "select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
+    wait_until(lambda: sql(database_url, "select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
                                            " and datname = current_database()")[0][0] >= 1,
                timeout=timeout, what=what)
 
@@ -60,11 +57,11 @@ def start_worker(database_url: str, log_path: Path, *args: str, **env: str) -> s
     environment = {**os.environ, "DATABASE_URL": database_url, "HAVEN_LOG_LEVEL": "INFO", **env}
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "worker", "--family", "tests.queue_handlers", *args],
+            [sys.executable, "-m", "service.cli", "worker", "--family", "tests.support.queue_handlers", *args],
             cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
         )
 
 
 def listening_workers(database_url: str) -> int:
-    return query(database_url, "select count(*) from pg_stat_activity where datname = current_database()"
+    return sql(database_url, "select count(*) from pg_stat_activity where datname = current_database()"
                                " and application_name like 'haven worker %%' and query ilike 'listen%%'")[0][0]

@@ -20,10 +20,10 @@ from urllib.parse import quote, urlencode
 
 import requests
 
-from . import ProviderAuthError, ProviderRejected, ProviderUnavailable
-from .http import json_body, send
+from ...errors import ProviderAuthError, ProviderRejected, ProviderUnavailable
+from ..http import Transport, error_field, json_body, rejected_unless_ok
 
-PROVIDER = "shopify"
+NAME = "shopify"
 SHOP_DOMAIN = re.compile(r"[a-z0-9][a-z0-9-]*\.myshopify\.com")
 EXCLUDED_FROM_HMAC = {"hmac", "signature"}
 # 100 subscriptions a page: 100 pages is 10,000 subscriptions, hundreds of times the topics we
@@ -85,7 +85,7 @@ class TokenGrant:
 def _grant(body: Mapping[str, Any], now: datetime) -> TokenGrant:
     token = body.get("access_token")
     if not isinstance(token, str) or not token:
-        raise ProviderUnavailable(PROVIDER, "token answer without an access_token")
+        raise ProviderUnavailable(NAME, "token answer without an access_token")
 
     def after(seconds: Any) -> datetime | None:
         return now + timedelta(seconds=int(seconds)) if isinstance(seconds, (int, float)) else None
@@ -128,8 +128,7 @@ class ShopifyClient:
         self.client_secret = client_secret
         self.api_version = api_version
         self.base_url_template = base_url_template
-        self.timeout = timeout
-        self.session = session or requests.Session()
+        self.http = Transport(NAME, timeout=timeout, session=session)
 
     def shop_url(self, shop: str) -> str:
         return self.base_url_template.format(shop=shop).rstrip("/")
@@ -142,18 +141,14 @@ class ShopifyClient:
 
     def _token_request(self, shop: str, body: dict[str, str]) -> TokenGrant:
         now = datetime.now(timezone.utc)
-        response = send(self.session, PROVIDER, "POST", f"{self.shop_url(shop)}/admin/oauth/access_token",
-                        timeout=self.timeout, auth_statuses=(401, 403),
-                        json={"client_id": self.client_id, "client_secret": self.client_secret, **body},
-                        headers={"Accept": "application/json"})
+        response = self.http.post(f"{self.shop_url(shop)}/admin/oauth/access_token", auth_statuses=(401, 403),
+                                  json={"client_id": self.client_id, "client_secret": self.client_secret, **body},
+                                  headers={"Accept": "application/json"})
         if response.status_code == 400:
-            error = json_body(response, PROVIDER) if response.content else {}
-            code = error.get("error") if isinstance(error, dict) else None
-            raise ProviderAuthError(PROVIDER, f"token request refused ({code or 'bad request'})", status=400)
-        if not response.ok:
-            raise ProviderRejected(PROVIDER, f"token request refused ({response.status_code})",
-                                   status=response.status_code)
-        return _grant(json_body(response, PROVIDER), now)
+            code = error_field(response, "error")
+            raise ProviderAuthError(NAME, f"token request refused ({code or 'bad request'})", status=400)
+        rejected_unless_ok(response, NAME, "token request")
+        return _grant(json_body(response, NAME), now)
 
     def exchange_code(self, shop: str, code: str) -> TokenGrant:
         return self._token_request(shop, {"code": code, "expiring": "1"})
@@ -162,35 +157,32 @@ class ShopifyClient:
         return self._token_request(shop, {"grant_type": "refresh_token", "refresh_token": refresh_token})
 
     def graphql(self, shop: str, access_token: str, query: str, variables: dict[str, Any] | None = None) -> Any:
-        response = send(self.session, PROVIDER, "POST",
-                        f"{self.shop_url(shop)}/admin/api/{self.api_version}/graphql.json",
-                        timeout=self.timeout, auth_statuses=(401,),
-                        json={"query": query, "variables": variables or {}},
-                        headers={"X-Shopify-Access-Token": access_token, "Accept": "application/json"})
+        response = self.http.post(f"{self.shop_url(shop)}/admin/api/{self.api_version}/graphql.json",
+                                  json={"query": query, "variables": variables or {}},
+                                  headers={"X-Shopify-Access-Token": access_token, "Accept": "application/json"})
         if response.status_code in (402, 423):
-            raise ProviderRejected(PROVIDER, f"shop unavailable ({response.status_code})", status=response.status_code)
+            raise ProviderRejected(NAME, f"shop unavailable ({response.status_code})", status=response.status_code)
         if response.status_code == 403:
-            raise ProviderRejected(PROVIDER, "missing access scope (403)", status=403)
-        if not response.ok:
-            raise ProviderRejected(PROVIDER, f"GraphQL refused ({response.status_code})", status=response.status_code)
-        body = json_body(response, PROVIDER)
+            raise ProviderRejected(NAME, "missing access scope (403)", status=403)
+        rejected_unless_ok(response, NAME, "GraphQL")
+        body = json_body(response, NAME)
         errors = body.get("errors") if isinstance(body, dict) else None
         if errors:
             codes = {str((e.get("extensions") or {}).get("code", "")) for e in errors if isinstance(e, dict)}
             if "THROTTLED" in codes or "INTERNAL_SERVER_ERROR" in codes:
-                raise ProviderUnavailable(PROVIDER, "GraphQL throttled or failed", status=200)
+                raise ProviderUnavailable(NAME, "GraphQL throttled or failed", status=200)
             if "ACCESS_DENIED" in codes:
-                raise ProviderAuthError(PROVIDER, "GraphQL access denied", status=200)
-            raise ProviderRejected(PROVIDER, f"GraphQL errors ({', '.join(sorted(codes - {''})) or 'query'})")
+                raise ProviderAuthError(NAME, "GraphQL access denied", status=200)
+            raise ProviderRejected(NAME, f"GraphQL errors ({', '.join(sorted(codes - {''})) or 'query'})")
         if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
-            raise ProviderUnavailable(PROVIDER, "GraphQL answer without data")
+            raise ProviderUnavailable(NAME, "GraphQL answer without data")
         return body["data"]
 
     def shop_info(self, shop: str, access_token: str) -> dict[str, Any]:
         data = self.graphql(shop, access_token, SHOP_QUERY)
         info = data.get("shop")
         if not isinstance(info, dict) or not info.get("name"):
-            raise ProviderUnavailable(PROVIDER, "shop query answered without a name")
+            raise ProviderUnavailable(NAME, "shop query answered without a name")
         return info
 
     def create_webhook(self, shop: str, access_token: str, topic: str, uri: str) -> str:
@@ -201,10 +193,10 @@ class ShopifyClient:
         if user_errors:
             messages = "; ".join(str(e.get("message", "")) for e in user_errors if isinstance(e, dict))
             # userErrors here are often passing (a shop mid-install): the queue retries them.
-            raise ProviderUnavailable(PROVIDER, f"webhookSubscriptionCreate: {messages}")
+            raise ProviderUnavailable(NAME, f"webhookSubscriptionCreate: {messages}")
         subscription = payload.get("webhookSubscription") or {}
         if not subscription.get("id"):
-            raise ProviderUnavailable(PROVIDER, "webhookSubscriptionCreate answered without an id")
+            raise ProviderUnavailable(NAME, "webhookSubscriptionCreate answered without an id")
         return str(subscription["id"])
 
     def delete_webhook(self, shop: str, access_token: str, subscription_id: str) -> None:
@@ -215,7 +207,7 @@ class ShopifyClient:
             messages = "; ".join(str(e.get("message", "")) for e in user_errors if isinstance(e, dict))
             if "not exist" in messages.lower() or "not found" in messages.lower():
                 return  # already gone: deleting is idempotent
-            raise ProviderUnavailable(PROVIDER, f"webhookSubscriptionDelete: {messages}")
+            raise ProviderUnavailable(NAME, f"webhookSubscriptionDelete: {messages}")
 
     def list_webhooks(self, shop: str, access_token: str) -> Iterator[dict[str, str]]:
         """Every subscription, following `endCursor`: a page that cannot be read or a cursor that
@@ -226,24 +218,24 @@ class ShopifyClient:
             data = self.graphql(shop, access_token, LIST_WEBHOOKS, {"after": cursor})
             connection = data.get("webhookSubscriptions")
             if not isinstance(connection, dict):
-                raise ProviderUnavailable(PROVIDER, "webhookSubscriptions answered without a connection")
+                raise ProviderUnavailable(NAME, "webhookSubscriptions answered without a connection")
             yield from _webhook_nodes(connection)
             cursor = _next_cursor(connection, seen)
             if cursor is None:
                 return
-        raise ProviderUnavailable(PROVIDER, f"more than {MAX_WEBHOOK_PAGES} pages of webhook subscriptions")
+        raise ProviderUnavailable(NAME, f"more than {MAX_WEBHOOK_PAGES} pages of webhook subscriptions")
 
 
 def _webhook_nodes(connection: Mapping[str, Any]) -> Iterator[dict[str, str]]:
     edges = connection.get("edges")
     if not isinstance(edges, list):
-        raise ProviderUnavailable(PROVIDER, "a webhookSubscriptions page without edges")
+        raise ProviderUnavailable(NAME, "a webhookSubscriptions page without edges")
     for edge in edges:
         node = edge.get("node") if isinstance(edge, dict) else None
         fields = {key: node.get(key) for key in ("id", "topic", "uri")} if isinstance(node, dict) else {}
         # All three are non-null in the schema; "None" as an id would be deleted or adopted later.
         if len(fields) != 3 or not all(isinstance(value, str) and value for value in fields.values()):
-            raise ProviderUnavailable(PROVIDER, "a webhook subscription without an id, topic or uri")
+            raise ProviderUnavailable(NAME, "a webhook subscription without an id, topic or uri")
         yield fields
 
 
@@ -252,11 +244,11 @@ def _next_cursor(connection: Mapping[str, Any], seen: set[str]) -> str | None:
     with one already followed, would ask for the same pages again and again."""
     page_info = connection.get("pageInfo")
     if not isinstance(page_info, dict):
-        raise ProviderUnavailable(PROVIDER, "a webhookSubscriptions page without pageInfo")
+        raise ProviderUnavailable(NAME, "a webhookSubscriptions page without pageInfo")
     if not page_info.get("hasNextPage"):
         return None
     cursor = page_info.get("endCursor")
     if not isinstance(cursor, str) or not cursor or cursor in seen:
-        raise ProviderUnavailable(PROVIDER, "the webhookSubscriptions pagination does not progress")
+        raise ProviderUnavailable(NAME, "the webhookSubscriptions pagination does not progress")
     seen.add(cursor)
     return cursor

@@ -1,4 +1,4 @@
-"""A handler family for worker tests run as separate processes (`haven worker --family tests.queue_handlers`).
+"""A handler family for worker tests run as separate processes (`haven worker --family tests.support.queue_handlers`).
 
 `test.block` holds its item until the test lets it go: it waits for a shared advisory lock that
 the test holds exclusively. Killing the worker ends the wait with its connection. It is

@@ -15,8 +15,8 @@ from service.app import create_app
 from service.config import Settings
 from service.db import Database
 
-from .fakes.pinterest import FakePinterest
-from .fakes.server import serve
+from ..fakes.pinterest import FakePinterest
+from ..fakes.server import serve
 
 CALLBACK = "http://hub.test/api/integrations/pinterest/callback"
 FRONT_END = "http://app.test/dashboard/settings/integrations"

@@ -13,7 +13,7 @@ from flask import Blueprint
 from pydantic import BaseModel, Field
 
 from ..api import Strict, endpoint
-from ..app import services
+from ..context import services
 from ..auth import Caller
 
 bp = Blueprint("errors", __name__)

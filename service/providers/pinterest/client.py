@@ -15,10 +15,10 @@ from urllib.parse import quote, urlencode
 
 import requests
 
-from . import ProviderAuthError, ProviderRejected, ProviderUnavailable
-from .http import json_body, send
+from ...errors import ProviderAuthError, ProviderUnavailable
+from ..http import Transport, json_body, rejected_unless_ok
 
-PROVIDER = "pinterest"
+NAME = "pinterest"
 MAX_PAGE_SIZE = 250
 # 400 full pages is 100,000 boards, far past any account we serve, and still ends a provider
 # whose bookmarks never run out.
@@ -48,7 +48,7 @@ class Board:
 
 def _grant(body: Any, now: datetime) -> PinterestGrant:
     if not isinstance(body, dict) or not body.get("access_token") or not body.get("refresh_token"):
-        raise ProviderUnavailable(PROVIDER, "token answer without access and refresh tokens")
+        raise ProviderUnavailable(NAME, "token answer without access and refresh tokens")
     refresh_expires: datetime | None = None
     if isinstance(body.get("refresh_token_expires_at"), (int, float)):
         refresh_expires = datetime.fromtimestamp(body["refresh_token_expires_at"], timezone.utc)
@@ -68,7 +68,7 @@ def _board(item: Any) -> Board:
     ProviderUnavailable, never a KeyError or ValueError that reads as our bug."""
     board_id = item.get("id") if isinstance(item, dict) else None
     if not isinstance(board_id, str) or not board_id.strip():
-        raise ProviderUnavailable(PROVIDER, "a board without an id")
+        raise ProviderUnavailable(NAME, "a board without an id")
     return Board(id=board_id, name=_text(item.get("name")) or "", description=_text(item.get("description")),
                  privacy=_text(item.get("privacy")), pin_count=_count(item.get("pin_count")),
                  follower_count=_count(item.get("follower_count")))
@@ -76,7 +76,7 @@ def _board(item: Any) -> Board:
 
 def _text(value: Any) -> str | None:
     if value is not None and not isinstance(value, str):
-        raise ProviderUnavailable(PROVIDER, "a board with a text field that is not text")
+        raise ProviderUnavailable(NAME, "a board with a text field that is not text")
     return value
 
 
@@ -85,7 +85,7 @@ def _count(value: Any) -> int:
         return 0
     # bool is an int to Python, not to JSON.
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
-        raise ProviderUnavailable(PROVIDER, "a board whose count is not a whole number in range")
+        raise ProviderUnavailable(NAME, "a board whose count is not a whole number in range")
     return value
 
 
@@ -96,7 +96,7 @@ def _next_bookmark(page: dict[str, Any], seen: set[str]) -> str | None:
     if bookmark is None or bookmark == "":
         return None
     if not isinstance(bookmark, str) or bookmark in seen:
-        raise ProviderUnavailable(PROVIDER, "the boards pagination does not progress")
+        raise ProviderUnavailable(NAME, "the boards pagination does not progress")
     seen.add(bookmark)
     return bookmark
 
@@ -108,8 +108,7 @@ class PinterestClient:
         self.client_secret = client_secret
         self.api_base = api_base.rstrip("/")
         self.oauth_url = oauth_url
-        self.timeout = timeout
-        self.session = session or requests.Session()
+        self.http = Transport(NAME, timeout=timeout, session=session)
 
     def authorize_url(self, *, scopes: str, state: str, redirect_uri: str) -> str:
         query = urlencode({"client_id": self.client_id, "redirect_uri": redirect_uri, "response_type": "code",
@@ -118,16 +117,13 @@ class PinterestClient:
 
     def _token_request(self, form: dict[str, str]) -> PinterestGrant:
         now = datetime.now(timezone.utc)
-        response = send(self.session, PROVIDER, "POST", f"{self.api_base}/oauth/token", timeout=self.timeout,
-                        auth_statuses=(401, 403), data=form, auth=(self.client_id, self.client_secret),
-                        headers={"Accept": "application/json"})
+        response = self.http.post(f"{self.api_base}/oauth/token", auth_statuses=(401, 403), data=form,
+                                  auth=(self.client_id, self.client_secret), headers={"Accept": "application/json"})
         if response.status_code == 400:
             # A code or refresh token Pinterest no longer honours (invalid_grant and kin).
-            raise ProviderAuthError(PROVIDER, "token request refused (400)", status=400)
-        if not response.ok:
-            raise ProviderRejected(PROVIDER, f"token request refused ({response.status_code})",
-                                   status=response.status_code)
-        return _grant(json_body(response, PROVIDER), now)
+            raise ProviderAuthError(NAME, "token request refused (400)", status=400)
+        rejected_unless_ok(response, NAME, "token request")
+        return _grant(json_body(response, NAME), now)
 
     def exchange_code(self, code: str, redirect_uri: str) -> PinterestGrant:
         return self._token_request({"grant_type": "authorization_code", "code": code,
@@ -138,18 +134,15 @@ class PinterestClient:
                                     "continuous_refresh": "true"})
 
     def _get(self, access_token: str, path: str, params: dict[str, Any] | None = None) -> Any:
-        response = send(self.session, PROVIDER, "GET", f"{self.api_base}{path}", timeout=self.timeout,
-                        params=params, headers={"Authorization": f"Bearer {access_token}",
-                                                "Accept": "application/json"})
-        if not response.ok:
-            raise ProviderRejected(PROVIDER, f"GET {path} refused ({response.status_code})",
-                                   status=response.status_code)
-        return json_body(response, PROVIDER)
+        response = self.http.get(f"{self.api_base}{path}", params=params,
+                                 headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"})
+        rejected_unless_ok(response, NAME, f"GET {path}")
+        return json_body(response, NAME)
 
     def user_account(self, access_token: str) -> dict[str, Any]:
         account = self._get(access_token, "/user_account")
         if not isinstance(account, dict) or not account.get("username"):
-            raise ProviderUnavailable(PROVIDER, "user_account answered without a username")
+            raise ProviderUnavailable(NAME, "user_account answered without a username")
         return account
 
     def boards(self, access_token: str, page_size: int = MAX_PAGE_SIZE) -> Iterator[Board]:
@@ -164,9 +157,9 @@ class PinterestClient:
             page = self._get(access_token, "/boards", params)
             items = page.get("items") if isinstance(page, dict) else None
             if not isinstance(items, list):
-                raise ProviderUnavailable(PROVIDER, "boards page without items")
+                raise ProviderUnavailable(NAME, "boards page without items")
             yield from (_board(item) for item in items)
             bookmark = _next_bookmark(page, seen)
             if bookmark is None:
                 return
-        raise ProviderUnavailable(PROVIDER, f"more than {MAX_BOARD_PAGES} pages of boards")
+        raise ProviderUnavailable(NAME, f"more than {MAX_BOARD_PAGES} pages of boards")

@@ -19,15 +19,21 @@ from typing import Any
 
 import psycopg
 
-from ..db import Database
+from ...db import Database
+from ...errors import HavenError, sqlstate_of
 
 log = logging.getLogger(__name__)
 ACCEPT = "select public.accept_shopify_webhooks(%s::jsonb) as statuses"
-# Data errors a single bad delivery can cause; the batch is then retried one by one.
-DATA_ERRORS = {"22P02", "22P05", "22023", "22021", "22007", "22008"}
 
 
-class DeliveryRefused(ValueError):
+def _bad_input(exc: psycopg.Error) -> bool:
+    """One delivery's data at fault (e.g. JSON Postgres cannot hold): the batch is then written one
+    by one, so that delivery alone is refused."""
+    meaning = sqlstate_of(exc)
+    return meaning is not None and meaning.bad_input
+
+
+class DeliveryRefused(HavenError):
     """The database refused this one delivery's data (e.g. JSON that Postgres cannot hold)."""
 
 
@@ -85,12 +91,12 @@ class DeliveryBatcher:
         try:
             statuses = self._call([item for item, _ in batch])
         except psycopg.Error as exc:
-            if exc.sqlstate in DATA_ERRORS and len(batch) > 1:
+            if _bad_input(exc) and len(batch) > 1:
                 for single in batch:  # find the bad one; the others go through
                     self._write([single])
                 return
             failure: Exception = DeliveryRefused(exc.diag.message_primary or "refused") \
-                if exc.sqlstate in DATA_ERRORS else exc
+                if _bad_input(exc) else exc
             for _, future in batch:
                 future.set_exception(failure)
             return

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from service import providers
 from service.config import Settings
 from service.db import Database
+from service.errors import retryable
 from service.queue.families import build_registry
-from service.queue.registry import Job, PermanentError, Registry, WorkerContext
+from service.queue.registry import Job, Registry, WorkerContext
 from service.queue.worker import error_text
 
 RUNNER = "test-flow-runner"
@@ -18,6 +20,16 @@ class Ran:
     operation_type: str
     payload: dict
     error: Exception | None
+
+
+def worker_context(settings: Settings, db: Database) -> WorkerContext:
+    """What the worker hands its handlers: these settings, this database, every provider."""
+    return WorkerContext(settings, db, providers.catalog())
+
+
+def registry_for(settings: Settings) -> Registry:
+    """Every family a worker loads."""
+    return build_registry(settings, providers.catalog())
 
 
 def run_due_items(context: WorkerContext, registry: Registry, *, runner: str = RUNNER,
@@ -46,15 +58,15 @@ def run_due_items(context: WorkerContext, registry: Registry, *, runner: str = R
             else:
                 backoff = ", interval '1 microsecond', interval '1 microsecond'" if retry_at_once else ""
                 conn.execute(f"select public.fail_retry_item(%s, %s, %s, %s{backoff})",
-                             [job.id, runner, error_text(error), not isinstance(error, PermanentError)])
+                             [job.id, runner, error_text(error), retryable(error)])
         results.append((job, error))
     return results
 
 
 def run_queued(settings: Settings, db: Database, *, rounds: int = 5) -> list[Ran]:
     """Claims and runs every due item (and what those queue in turn), up to `rounds` times."""
-    registry = build_registry(settings)
-    context = WorkerContext(settings=settings, db=db)
+    context = worker_context(settings, db)
+    registry = build_registry(settings, context.providers)
     ran: list[Ran] = []
     for _ in range(rounds):
         results = run_due_items(context, registry)

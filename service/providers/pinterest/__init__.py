@@ -1,0 +1,14 @@
+"""Pinterest: the API v5 client (client.py), OAuth with continuous refresh tokens and the sync
+route (oauth.py), and the worker jobs (jobs.py). See docs/pinterest.md."""
+from __future__ import annotations
+
+from ...integrations.catalog import Provider
+from . import jobs, oauth
+from .client import NAME
+
+PROVIDER = Provider(
+    name=NAME, label="Pinterest", description="Publish pins, manage boards, and track analytics",
+    icon="pinterest", auth_type="oauth", required=True, setup_order=2,
+    docs_url="https://docs.havenhold.com/integrations/pinterest",
+    configured=oauth.configured, blueprints=(oauth.bp,), refresher=oauth.refresher,
+    on_disconnect=jobs.delete_synced_boards, register_jobs=jobs.register)

@@ -1,0 +1,15 @@
+"""Shopify: the GraphQL Admin API client (client.py), OAuth with expiring offline tokens
+(oauth.py), the webhook receiver (webhooks.py) and its group-commit inbox (inbox.py), and the
+worker jobs (jobs.py). See docs/shopify.md."""
+from __future__ import annotations
+
+from ...integrations.catalog import Provider
+from . import jobs, oauth, webhooks
+from .client import NAME
+
+PROVIDER = Provider(
+    name=NAME, label="Shopify", description="Connect your store for products, orders, and customer data",
+    icon="shopify", auth_type="oauth", required=True, setup_order=1,
+    docs_url="https://docs.havenhold.com/integrations/shopify",
+    configured=oauth.configured, blueprints=(oauth.bp, webhooks.bp), refresher=oauth.refresher,
+    on_disconnect=jobs.queue_disconnect_cleanup, register_jobs=jobs.register)

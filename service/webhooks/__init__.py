@@ -1,1 +1,0 @@
-"""Inbound webhooks: verified at the door, recorded once, processed from the retry queue."""

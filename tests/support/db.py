@@ -1,0 +1,13 @@
+"""Reading and writing the test database directly, outside the service."""
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+
+def sql(url: str, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    """Runs one statement in autocommit as the connection's owner; its rows ([] for none)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        cursor = conn.execute(query, params or [])
+        return cursor.fetchall() if cursor.description else []
