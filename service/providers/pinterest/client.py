@@ -1,6 +1,6 @@
 """Pinterest API v5: OAuth with continuous refresh tokens, the user account, boards.
 
-Contract notes (docs/providers.md has the sources): tokens come from `POST /oauth/token` with
+Contract notes (from Pinterest's API v5 documentation): tokens come from `POST /oauth/token` with
 HTTP Basic client credentials and a form body; every refresh returns a new refresh token that
 replaces the old one; `GET /boards` pages with `bookmark` (null on the last page) and
 `page_size` up to 250; errors are `{"code": …, "message": …}`; rate limits answer 429.

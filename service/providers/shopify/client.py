@@ -1,6 +1,6 @@
 """Shopify: OAuth (expiring offline tokens), the GraphQL Admin API, and signature checks.
 
-Contract notes (docs/providers.md has the sources): the callback HMAC is hex HMAC-SHA256 over
+Contract notes (from Shopify's API documentation): the callback HMAC is hex HMAC-SHA256 over
 the query without `hmac`/`signature`, sorted, `k=v` joined by `&` with spaces as %20; webhooks
 carry base64 HMAC-SHA256 of the raw body; the token endpoint takes JSON, and `expiring=1`
 returns a one-hour access token with a rotating refresh token; GraphQL throttling answers 200
