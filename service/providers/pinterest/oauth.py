@@ -59,8 +59,7 @@ def refresher(settings: Settings) -> Refresher | None:
         grant = client(settings).refresh(refresh_token)
         return TokenSet(grant.access_token, grant.refresh_token, grant.expires_at, grant.refresh_token_expires_at)
 
-    return Refresher(NAME, "Pinterest", timedelta(seconds=settings.pinterest_refresh_window_seconds),
-                            refresh)
+    return Refresher(NAME, "Pinterest", timedelta(seconds=settings.pinterest_refresh_window_seconds), refresh)
 
 
 class InstallQuery(Strict):
