@@ -2,6 +2,10 @@
 
 History is kept where the Supabase CLI keeps it, `supabase_migrations.schema_migrations`, so a
 database migrated here and one migrated by `supabase db push` agree on what has been applied.
+
+`supabase/schemas/` states the current definition of every object, once; the migrations are how
+a database gets there. `apply_schemas()` builds a database from the schema files alone, so a test
+can prove both roads lead to the same catalogue.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from psycopg import sql
 from .config import PROJECT_ROOT
 
 MIGRATIONS_DIR = PROJECT_ROOT / "supabase" / "migrations"
+SCHEMAS_DIR = PROJECT_ROOT / "supabase" / "schemas"
 LOCAL_LAYER_DIR = PROJECT_ROOT / "supabase" / "local"
 SEED_FILE = PROJECT_ROOT / "supabase" / "seed.sql"
 LOCAL_LAYER_MARKER = "Haven Hub local Supabase compatibility layer"
@@ -152,6 +157,24 @@ def migrate(
             return applied
         finally:
             conn.execute("select pg_advisory_unlock(%s)", [MIGRATION_LOCK_KEY])
+
+
+def schema_files(directory: Path = SCHEMAS_DIR) -> list[Path]:
+    """The declarative schema files in apply order: by name, as the Supabase CLI sorts them."""
+    return sorted(directory.glob("*.sql"), key=lambda path: path.name)
+
+
+def apply_schemas(url: str, directory: Path = SCHEMAS_DIR, local_layer: Path = LOCAL_LAYER_DIR) -> list[Path]:
+    """Builds a database from `supabase/local/` (plain Postgres only) and the schema files, in name
+    order, all in one transaction; records no migration history. Returns the schema files applied."""
+    files = schema_files(directory)
+    with psycopg.connect(url, autocommit=True) as conn:
+        if is_plain_postgres(conn):
+            apply_local_layer(conn, local_layer)
+        with conn.transaction():
+            for path in files:
+                _apply_file(conn, path)
+    return files
 
 
 def load_seed(url: str, path: Path = SEED_FILE) -> bool:

@@ -1,0 +1,41 @@
+-- One row of performance figures per user and day, rolled up by the service.
+
+create table public.daily_metrics (
+  user_id uuid not null references auth.users (id) on delete cascade,
+  date date not null,
+  -- Net of refunds, so it may be negative on a day with more refunds than sales.
+  revenue numeric(12, 2) not null default 0,
+  orders integer not null default 0
+  constraint daily_metrics_orders_not_negative check (orders >= 0),
+  new_customers integer not null default 0
+  constraint daily_metrics_new_customers_not_negative check (new_customers >= 0),
+  new_leads integer not null default 0
+  constraint daily_metrics_new_leads_not_negative check (new_leads >= 0),
+  quiz_completions integer not null default 0
+  constraint daily_metrics_quiz_completions_not_negative check (quiz_completions >= 0),
+  pin_impressions bigint not null default 0
+  constraint daily_metrics_pin_impressions_not_negative check (pin_impressions >= 0),
+  pin_clicks bigint not null default 0
+  constraint daily_metrics_pin_clicks_not_negative check (pin_clicks >= 0),
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  -- Also the export's index (a user's days in a range) and the user_id foreign key's.
+  primary key (user_id, date)
+);
+
+comment on table public.daily_metrics is
+'Per user and day: revenue, orders, new customers and leads, quiz completions, pin impressions and clicks.';
+
+create trigger daily_metrics_set_updated_at
+before update on public.daily_metrics
+for each row execute function public.update_updated_at_column();
+
+alter table public.daily_metrics enable row level security;
+
+create policy daily_metrics_select_own on public.daily_metrics
+for select to authenticated
+using (user_id = (select auth.uid()));
+
+revoke all on table public.daily_metrics from anon, authenticated, service_role;
+grant select on table public.daily_metrics to authenticated;
+grant select, insert, update, delete on table public.daily_metrics to service_role;
