@@ -121,6 +121,23 @@ def applied_versions(conn: psycopg.Connection) -> set[str]:
     return {row[0] for row in conn.execute("select version from supabase_migrations.schema_migrations")}
 
 
+def recorded_versions(conn: psycopg.Connection) -> set[str]:
+    """The versions in the history table, or none when the database has no history yet."""
+    row = conn.execute("select to_regclass('supabase_migrations.schema_migrations') is not null").fetchone()
+    return applied_versions(conn) if row and row[0] else set()
+
+
+def _unknown_history_message(unknown: set[str], directory: Path) -> str:
+    shown = sorted(unknown)
+    versions = ", ".join(shown) if len(shown) <= 3 else f"{shown[0]} … {shown[-1]}"
+    where = directory.relative_to(PROJECT_ROOT) if directory.is_relative_to(PROJECT_ROOT) else directory
+    return (
+        f"nothing applied: the database's history records {len(shown)} migration(s) that {where}/ no longer "
+        f"has ({versions}), so it was migrated before they were squashed or removed; for a local database "
+        "run `haven db reset` (it rebuilds it from the migrations and seeds it)"
+    )
+
+
 def migrate(
     url: str,
     directory: Path = MIGRATIONS_DIR,
@@ -136,6 +153,11 @@ def migrate(
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("select pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
         try:
+            # Checked before anything is touched: a history this folder cannot account for (a
+            # database made before the migrations were squashed) must not get a layer on top.
+            unknown = recorded_versions(conn) - {m.version for m in pending_check}
+            if unknown:
+                raise MigrationError(_unknown_history_message(unknown, directory))
             if is_plain_postgres(conn):
                 for path in apply_local_layer(conn, local_layer):
                     report(f"local layer: {path.name}")
