@@ -1,3 +1,4 @@
+-- Tests supabase/schemas/12_user_settings.sql.
 -- public.user_settings: the signup trigger, the CHECKs, RLS and grants.
 begin;
 select plan(38);

@@ -1,3 +1,4 @@
+-- Tests supabase/schemas/13_activity_log.sql.
 -- public.activity_log and public.log_activity().
 begin;
 select plan(27);

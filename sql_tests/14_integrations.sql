@@ -1,5 +1,7 @@
+-- Tests supabase/schemas/14_integrations.sql.
 -- public.integrations and public.integration_credentials: shape, and who may do what
--- (anon, user A, user B, the service) x (select, insert, update, delete).
+-- (anon, user A, user B, the service) x (select, insert, update, delete). The matrix covers the
+-- credential mapping table of 15_credentials.sql too, beside the integration it belongs to.
 begin;
 select plan(53);
 

@@ -1,3 +1,4 @@
+-- Tests supabase/schemas/15_credentials.sql.
 -- store_credential / get_credential / delete_credentials over Vault: who may call them, the
 -- round trip, replacement in place, and no Vault secret outliving its integration or user.
 begin;

@@ -1,3 +1,4 @@
+-- Tests supabase/schemas/16_oauth_states.sql.
 -- OAuth states: hashed, bound to user/provider/shop, 10-minute expiry, single use, pruned;
 -- reachable by the service only.
 begin;

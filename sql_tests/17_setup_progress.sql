@@ -1,3 +1,4 @@
+-- Tests supabase/schemas/17_setup_progress.sql.
 -- set_setup_step(): the caller's own row only, known steps and statuses only; the service
 -- variant; and the trigger completing a provider's step when it connects.
 begin;

@@ -1,3 +1,4 @@
+-- Tests supabase/schemas/18_retry_queue.sql.
 -- The retry queue: every state transition, backoff bounds, privileges and RLS.
 -- (SKIP LOCKED between two sessions needs two connections: tests/test_queue_sql.py.)
 begin;

@@ -1,3 +1,4 @@
+-- Tests supabase/schemas/19_periodic_jobs.sql.
 -- public.claim_periodic_job(): one run per interval, however many workers ask.
 begin;
 set local client_min_messages = warning;

@@ -1,5 +1,7 @@
+-- Tests supabase/schemas/30_export_views.sql.
 -- The export domain tables, export_history and the export views: view columns match the field
--- catalog (service/exports/catalog.py), RLS holds through every view, joins are flattened.
+-- catalog (service/exports/catalog.py), RLS holds through every view, joins are flattened. The
+-- domain tables (20_ to 25_) and export_history (32_) are exercised through the views.
 begin;
 select plan(38);
 

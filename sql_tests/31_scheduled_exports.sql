@@ -1,6 +1,8 @@
--- public.scheduled_exports: the plan's table, owner-only under RLS.
+-- Tests supabase/schemas/31_scheduled_exports.sql.
+-- The plan's table, owner-only under RLS, with next_run_at and last_run_at out of users' reach and
+-- the API's rules held in CHECKs too.
 begin;
-select plan(11);
+select plan(13);
 
 select has_table('public', 'scheduled_exports', 'public.scheduled_exports exists');
 select columns_are(
@@ -57,6 +59,16 @@ select throws_ok(
 );
 select is(
   (select format from public.scheduled_exports), 'csv', 'the format defaults to csv'
+);
+select throws_ok(
+  $$insert into public.scheduled_exports (user_id, export_type, frequency, delivery_method)
+    values (auth.uid(), 'invoices', 'weekly', 'download')$$,
+  '23514', null, 'the export type is one of export_types()'
+);
+select throws_ok(
+  $$insert into public.scheduled_exports (user_id, export_type, frequency, delivery_method)
+    values (auth.uid(), 'orders', 'weekly', 'email')$$,
+  '23514', null, 'an emailed schedule needs an address'
 );
 
 select tests.authenticate_as(:'bob');

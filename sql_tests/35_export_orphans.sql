@@ -1,3 +1,4 @@
+-- Tests supabase/schemas/35_export_orphans.sql.
 -- public.fail_orphaned_exports(): a streaming export whose stream holds no lock any more is
 -- marked failed; a finished one is left alone. (A live stream's lock, held from another
 -- session, is exercised in tests/test_export_orphans.py, which can open two connections.)

@@ -1,3 +1,4 @@
+-- Tests supabase/schemas/45_shopify_webhook_retention.sql.
 -- public.prune_shopify_webhook_events(): handled inbox rows past the retention go; waiting and
 -- failed ones, and anything younger, stay; a retention under a day is refused.
 begin;

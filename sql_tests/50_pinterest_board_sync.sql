@@ -1,3 +1,7 @@
+-- Tests supabase/schemas/50_pinterest_board_sync.sql.
+-- replace_pinterest_boards(): a sync makes a user's boards exactly the given set, leaves other
+-- users' alone, refuses malformed sets, and is the service's to call. (Two syncs of one user at
+-- once need two connections: tests/test_pinterest_flow.py.)
 begin;
 select plan(9);
 

@@ -1,3 +1,4 @@
+-- Tests supabase/schemas/60_token_refresh.sql.
 -- public.integrations_due_for_refresh() and record_refresh_failure(): rows whose refresh keeps
 -- failing go after the healthy ones, so they cannot fill every run's list.
 begin;
