@@ -2,8 +2,8 @@
 -- uses (00-09 and 90-99 are kept for such files; NN_<concern>.sql tests schemas/NN_<concern>.sql).
 --
 -- Rules for every object of schema public. They read the catalogue, not a list of known objects,
--- so they hold every schema file and migration to come to the same rules. An object that must break a rule is
--- added to the exception list of that test, on purpose and in review.
+-- so they hold every schema file and every migration to come to the same rules. An object that
+-- must break a rule is added to the exception list of that test, on purpose and in review.
 begin;
 select plan(8);
 
