@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from service.migrate import (LOCAL_LAYER_DIR, MIGRATIONS_DIR, MigrationError, discover, migrate,
+from service.migrate import (LOCAL_LAYER_DIR, MIGRATIONS_DIR, SCHEMAS_DIR, MigrationError, discover, migrate,
                              recreate_database, split_statements)
 
 
@@ -100,13 +100,13 @@ def test_local_layer_is_reapplied_without_change(scratch_url, migrations):
                             "('anon', 'authenticated', 'service_role', 'authenticator')").fetchone() == key_before
 
 
-def test_migrations_hold_no_auth_or_vault_ddl():
+def test_migrations_and_schemas_hold_no_auth_or_vault_ddl():
     import re
 
     forbidden = re.compile(
         r"\b(create|alter|drop)\s+(or\s+replace\s+)?(table|view|function|schema|type|sequence|policy\s+\S+\s+on)"
         r"\s+(if\s+(not\s+)?exists\s+)?\"?(auth|vault)\"?\.", re.I)
-    for path in MIGRATIONS_DIR.glob("*.sql"):
+    for path in [*MIGRATIONS_DIR.glob("*.sql"), *SCHEMAS_DIR.glob("*.sql")]:
         text = split_statements(path.read_text())
         assert not any(forbidden.search(statement) for statement in text), path.name
     assert LOCAL_LAYER_DIR.is_dir()
