@@ -2,6 +2,10 @@
 
 History is kept where the Supabase CLI keeps it, `supabase_migrations.schema_migrations`, so a
 database migrated here and one migrated by `supabase db push` agree on what has been applied.
+
+`supabase/schemas/` states the current definition of every object, once; the migrations are how
+a database gets there. `apply_schemas()` builds a database from the schema files alone, so a test
+can prove both roads lead to the same catalogue.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from psycopg import sql
 from .config import PROJECT_ROOT
 
 MIGRATIONS_DIR = PROJECT_ROOT / "supabase" / "migrations"
+SCHEMAS_DIR = PROJECT_ROOT / "supabase" / "schemas"
 LOCAL_LAYER_DIR = PROJECT_ROOT / "supabase" / "local"
 SEED_FILE = PROJECT_ROOT / "supabase" / "seed.sql"
 LOCAL_LAYER_MARKER = "Haven Hub local Supabase compatibility layer"
@@ -116,6 +121,23 @@ def applied_versions(conn: psycopg.Connection) -> set[str]:
     return {row[0] for row in conn.execute("select version from supabase_migrations.schema_migrations")}
 
 
+def recorded_versions(conn: psycopg.Connection) -> set[str]:
+    """The versions in the history table, or none when the database has no history yet."""
+    row = conn.execute("select to_regclass('supabase_migrations.schema_migrations') is not null").fetchone()
+    return applied_versions(conn) if row and row[0] else set()
+
+
+def _unknown_history_message(unknown: set[str], directory: Path) -> str:
+    shown = sorted(unknown)
+    versions = ", ".join(shown) if len(shown) <= 3 else f"{shown[0]} … {shown[-1]}"
+    where = directory.relative_to(PROJECT_ROOT) if directory.is_relative_to(PROJECT_ROOT) else directory
+    return (
+        f"nothing applied: the database's history records {len(shown)} migration(s) that {where}/ no longer "
+        f"has ({versions}), so it was migrated before they were squashed or removed; for a local database "
+        "run `haven db reset` (it rebuilds it from the migrations and seeds it)"
+    )
+
+
 def migrate(
     url: str,
     directory: Path = MIGRATIONS_DIR,
@@ -131,6 +153,11 @@ def migrate(
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("select pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
         try:
+            # Checked before anything is touched: a history this folder cannot account for (a
+            # database made before the migrations were squashed) must not get a layer on top.
+            unknown = recorded_versions(conn) - {m.version for m in pending_check}
+            if unknown:
+                raise MigrationError(_unknown_history_message(unknown, directory))
             if is_plain_postgres(conn):
                 for path in apply_local_layer(conn, local_layer):
                     report(f"local layer: {path.name}")
@@ -152,6 +179,24 @@ def migrate(
             return applied
         finally:
             conn.execute("select pg_advisory_unlock(%s)", [MIGRATION_LOCK_KEY])
+
+
+def schema_files(directory: Path = SCHEMAS_DIR) -> list[Path]:
+    """The declarative schema files in apply order: by name, as the Supabase CLI sorts them."""
+    return sorted(directory.glob("*.sql"), key=lambda path: path.name)
+
+
+def apply_schemas(url: str, directory: Path = SCHEMAS_DIR, local_layer: Path = LOCAL_LAYER_DIR) -> list[Path]:
+    """Builds a database from `supabase/local/` (plain Postgres only) and the schema files, in name
+    order, all in one transaction; records no migration history. Returns the schema files applied."""
+    files = schema_files(directory)
+    with psycopg.connect(url, autocommit=True) as conn:
+        if is_plain_postgres(conn):
+            apply_local_layer(conn, local_layer)
+        with conn.transaction():
+            for path in files:
+                _apply_file(conn, path)
+    return files
 
 
 def load_seed(url: str, path: Path = SEED_FILE) -> bool:

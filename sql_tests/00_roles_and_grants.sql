@@ -1,3 +1,6 @@
+-- Catalogue-wide: tests no single file of supabase/schemas/, so it takes a prefix no schema file
+-- uses (00-09 and 90-99 are kept for such files; NN_<concern>.sql tests schemas/NN_<concern>.sql).
+--
 -- The API roles and Supabase's default grants, as supabase/local/00_roles.sql mirrors them.
 begin;
 select plan(26);

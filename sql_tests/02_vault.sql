@@ -1,3 +1,6 @@
+-- Catalogue-wide: tests no single file of supabase/schemas/, so it takes a prefix no schema file
+-- uses (00-09 and 90-99 are kept for such files; NN_<concern>.sql tests schemas/NN_<concern>.sql).
+--
 -- The Vault of supabase/local/02_vault.sql: supabase_vault 0.3's interface, real encryption,
 -- and Supabase's grants.
 begin;

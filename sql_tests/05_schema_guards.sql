@@ -1,6 +1,9 @@
--- Catalogue-wide rules for schema public. They read the catalogue, not a list of known objects,
--- so they hold every later migration to the same rules. An object that must break a rule is
--- added to the exception list of that test, on purpose and in review.
+-- Catalogue-wide: tests no single file of supabase/schemas/, so it takes a prefix no schema file
+-- uses (00-09 and 90-99 are kept for such files; NN_<concern>.sql tests schemas/NN_<concern>.sql).
+--
+-- Rules for every object of schema public. They read the catalogue, not a list of known objects,
+-- so they hold every schema file and every migration to come to the same rules. An object that
+-- must break a rule is added to the exception list of that test, on purpose and in review.
 begin;
 select plan(8);
 

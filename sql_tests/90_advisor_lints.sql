@@ -1,3 +1,6 @@
+-- Catalogue-wide: tests no single file of supabase/schemas/, so it takes a prefix no schema file
+-- uses (00-09 and 90-99 are kept for such files; NN_<concern>.sql tests schemas/NN_<concern>.sql).
+--
 -- Supabase's database advisor (the supabase/splinter lints) must find nothing in our schema.
 -- Each test below is our own catalogue query for one splinter lint (named as splinter names it,
 -- with its level), run over every schema our migrations own, so a later migration is held to it

@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from service.migrate import (LOCAL_LAYER_DIR, MIGRATIONS_DIR, MigrationError, discover, migrate,
+from service.migrate import (LOCAL_LAYER_DIR, MIGRATIONS_DIR, SCHEMAS_DIR, MigrationError, discover, migrate,
                              recreate_database, split_statements)
 
 
@@ -100,13 +100,51 @@ def test_local_layer_is_reapplied_without_change(scratch_url, migrations):
                             "('anon', 'authenticated', 'service_role', 'authenticator')").fetchone() == key_before
 
 
-def test_migrations_hold_no_auth_or_vault_ddl():
+def test_migrations_and_schemas_hold_no_auth_or_vault_ddl():
     import re
 
     forbidden = re.compile(
         r"\b(create|alter|drop)\s+(or\s+replace\s+)?(table|view|function|schema|type|sequence|policy\s+\S+\s+on)"
         r"\s+(if\s+(not\s+)?exists\s+)?\"?(auth|vault)\"?\.", re.I)
-    for path in MIGRATIONS_DIR.glob("*.sql"):
+    for path in [*MIGRATIONS_DIR.glob("*.sql"), *SCHEMAS_DIR.glob("*.sql")]:
         text = split_statements(path.read_text())
         assert not any(forbidden.search(statement) for statement in text), path.name
     assert LOCAL_LAYER_DIR.is_dir()
+
+
+def test_a_history_with_migrations_no_longer_on_disk_is_refused_and_nothing_changes(scratch_url, tmp_path):
+    # A local database made before a squash: its history names files the folder no longer has.
+    before_squash = tmp_path / "before"
+    before_squash.mkdir()
+    (before_squash / "20990101000000_old_table.sql").write_text("create table public.old_table (id int);\n")
+    migrate(scratch_url, before_squash)
+    after_squash = tmp_path / "after"
+    after_squash.mkdir()
+    (after_squash / "20990201000000_baseline.sql").write_text("create table public.new_table (id int);\n")
+    tables_before, history_before = public_tables(scratch_url), history(scratch_url)
+
+    with pytest.raises(MigrationError) as failure:
+        migrate(scratch_url, after_squash)
+
+    message = str(failure.value)
+    assert "\n" not in message
+    assert "20990101000000" in message and "haven db reset" in message
+    assert public_tables(scratch_url) == tables_before
+    assert history(scratch_url) == history_before
+
+
+def test_haven_db_migrate_says_what_to_do_about_an_unknown_history_in_one_line(scratch_url):
+    from click.testing import CliRunner
+
+    from service.cli import main
+
+    migrate(scratch_url)
+    with psycopg.connect(scratch_url) as conn:
+        conn.execute("insert into supabase_migrations.schema_migrations (version, name, statements)"
+                     " values ('20261125000100', 'extensions', '{}')")
+    result = CliRunner().invoke(main, ["db", "migrate"], env={"DATABASE_URL": scratch_url})
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert "20261125000100" in lines[0] and "haven db reset" in lines[0]

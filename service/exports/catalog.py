@@ -1,8 +1,8 @@
 """The export field catalog (the plan's `EXPORT_CONFIGS`), in one place.
 
-Each type reads one `security_invoker` view (`supabase/migrations/*_export_views.sql`) whose
+Each type reads one `security_invoker` view (`supabase/schemas/30_export_views.sql`) whose
 columns are exactly these field keys plus `user_id` and `export_date`, the column the date range
-filters on; `sql_tests/06_exports.sql` and `tests/test_exports.py` hold the two together.
+filters on; `sql_tests/30_export_views.sql` and `tests/test_exports.py` hold the two together.
 `kind` decides how a value is written: only `text` cells are neutralised against spreadsheet
 formulas, and `boolean` cells are written as true/false.
 """
