@@ -15,7 +15,7 @@ import psycopg
 from .auth import sign_dev_token
 from .config import PROJECT_ROOT, Settings
 from .localdb import LocalCluster, LocalDbError, is_local_url
-from .migrate import MigrationError, load_seed, migrate, recreate_database
+from .migrate import MigrationError, UnknownHistory, load_seed, migrate, recreate_database
 
 SQL_TESTS_DIR = PROJECT_ROOT / "sql_tests"
 
@@ -45,6 +45,12 @@ def _database_url(settings: Settings, *, start_local: bool = True) -> str:
     if start_local and not cluster.running():
         cluster.start()
     return cluster.url()
+
+
+def _migration_failed(exc: MigrationError) -> click.ClickException:
+    if isinstance(exc, UnknownHistory):  # nothing was tried
+        return click.ClickException(str(exc))
+    return click.ClickException(f"migration failed, rolled back: {exc}")
 
 
 @click.group()
@@ -109,7 +115,7 @@ def db_migrate() -> None:
     try:
         applied = migrate(url, report=lambda line: click.echo(line, err=True))
     except MigrationError as exc:
-        raise click.ClickException(f"migration failed, rolled back: {exc}") from None
+        raise _migration_failed(exc) from None
     click.echo(f"{len(applied)} migration(s) applied" if applied else "database is up to date")
 
 
@@ -127,7 +133,7 @@ def db_reset(no_seed: bool) -> None:
     try:
         migrate(url, report=lambda line: click.echo(line, err=True))
     except MigrationError as exc:
-        raise click.ClickException(f"migration failed, rolled back: {exc}") from None
+        raise _migration_failed(exc) from None
     if not no_seed and load_seed(url):
         click.echo("seeded from supabase/seed.sql", err=True)
     click.echo(f"reset {dbname}")
@@ -269,7 +275,7 @@ def run(email: str) -> None:
     try:
         migrate(url, report=lambda line: click.echo(line, err=True))
     except MigrationError as exc:
-        raise click.ClickException(f"migration failed, rolled back: {exc}") from None
+        raise _migration_failed(exc) from None
     if created and load_seed(url):
         click.echo("seeded from supabase/seed.sql", err=True)
     base = f"http://{settings.host}:{settings.port}"

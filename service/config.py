@@ -11,10 +11,12 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from .errors import HavenError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-class ConfigError(ValueError):
+class ConfigError(HavenError, ValueError):
     """A setting is missing or malformed."""
 
 

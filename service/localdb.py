@@ -19,11 +19,13 @@ from urllib.parse import quote
 
 from psycopg.conninfo import conninfo_to_dict
 
+from .errors import HavenError
+
 SUPERUSER = "postgres"
 SERVER_OS_USER = "postgres"
 
 
-class LocalDbError(RuntimeError):
+class LocalDbError(HavenError):
     """The local cluster could not be set up or reached."""
 
 

@@ -19,6 +19,7 @@ import sqlparse
 from psycopg import sql
 
 from .config import PROJECT_ROOT
+from .errors import HavenError
 
 MIGRATIONS_DIR = PROJECT_ROOT / "supabase" / "migrations"
 SCHEMAS_DIR = PROJECT_ROOT / "supabase" / "schemas"
@@ -30,8 +31,12 @@ MIGRATION_NAME = re.compile(r"(?P<version>\d{14})_(?P<name>[a-z0-9_]+)\.sql")
 MIGRATION_LOCK_KEY = 7_316_110_555
 
 
-class MigrationError(RuntimeError):
+class MigrationError(HavenError):
     """A migration file is malformed or failed; nothing of that file was applied."""
+
+
+class UnknownHistory(MigrationError):
+    """The database records migrations that are not on disk: nothing was tried, so nothing rolled back."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +162,7 @@ def migrate(
             # database made before the migrations were squashed) must not get a layer on top.
             unknown = recorded_versions(conn) - {m.version for m in pending_check}
             if unknown:
-                raise MigrationError(_unknown_history_message(unknown, directory))
+                raise UnknownHistory(_unknown_history_message(unknown, directory))
             if is_plain_postgres(conn):
                 for path in apply_local_layer(conn, local_layer):
                     report(f"local layer: {path.name}")
