@@ -19,7 +19,8 @@ from .context import services
 from .errors import Unauthorized
 
 log = logging.getLogger(__name__)
-ASYMMETRIC_ALGORITHMS = ("ES256", "RS256")
+# The asymmetric algorithms we accept, and the JWK key type each needs.
+ASYMMETRIC_ALGORITHMS = {"ES256": "EC", "RS256": "RSA"}
 
 
 @dataclass(frozen=True)
@@ -45,19 +46,24 @@ class TokenVerifier:
     def verify(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, TypeError, ValueError):
             raise Unauthorized("the bearer token is not a JWT", code="invalid_token") from None
         algorithm = header.get("alg")
         if algorithm == "HS256" and self.secret:
             key: Any = self.secret
         elif algorithm in ASYMMETRIC_ALGORITHMS and self.jwks is not None:
             try:
-                key = self.jwks.get_signing_key_from_jwt(token).key
+                signing_key = self.jwks.get_signing_key_from_jwt(token)
             except jwt.PyJWKClientConnectionError:
                 log.warning("JWKS endpoint unreachable")
                 raise Unauthorized("the signing keys could not be fetched", code="invalid_token") from None
             except jwt.PyJWTError:
                 raise Unauthorized("the token's signing key is unknown", code="invalid_token") from None
+            # The header's alg is the sender's word: an RS256 header naming an EC key would hand
+            # PyJWT a key it cannot use (a TypeError, not a refusal).
+            if signing_key.key_type != ASYMMETRIC_ALGORITHMS[algorithm]:
+                raise Unauthorized("the token's algorithm does not fit its signing key", code="invalid_token")
+            key = signing_key.key
         else:
             raise Unauthorized("the token's algorithm is not accepted", code="invalid_token")
         try:
@@ -69,7 +75,7 @@ class TokenVerifier:
             raise Unauthorized("the token has expired", code="token_expired") from None
         except jwt.InvalidAudienceError:
             raise Unauthorized("the token is not for this audience", code="invalid_token") from None
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, TypeError, ValueError):  # whatever the token holds, it is a 401
             raise Unauthorized("the token is not valid", code="invalid_token") from None
 
 

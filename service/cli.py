@@ -14,6 +14,7 @@ import psycopg
 
 from .auth import sign_dev_token
 from .config import PROJECT_ROOT, Settings
+from .errors import HavenError
 from .localdb import LocalCluster, LocalDbError, is_local_url
 from .migrate import MigrationError, UnknownHistory, load_seed, migrate, recreate_database
 
@@ -53,7 +54,18 @@ def _migration_failed(exc: MigrationError) -> click.ClickException:
     return click.ClickException(f"migration failed, rolled back: {exc}")
 
 
-@click.group()
+class _Commands(click.Group):
+    """Errors the service raises on purpose (a bad setting, a port in use, a failed migration)
+    are one line, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except HavenError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """Haven Hub core."""
 
@@ -203,11 +215,14 @@ def ensure_local_user(url: str, email: str) -> str:
 @click.option("--host", default=None, help="Interface to bind (HAVEN_HOST).")
 @click.option("--port", default=None, type=int, help="Port (HAVEN_PORT).")
 def serve(host: str | None, port: int | None) -> None:
-    """Serve the API under gunicorn."""
+    """Serve the console and the API: gunicorn behind an nginx front (HAVEN_FRONT)."""
+    from dataclasses import replace
+
     from .server import HavenServer
 
     settings = _settings()
-    HavenServer(settings, host or settings.host, port or settings.port).run()
+    # The served address decides APP_URL's and HAVEN_PUBLIC_URL's defaults: OAuth must come back here.
+    HavenServer(replace(settings, host=host or settings.host, port=port or settings.port)).run()
 
 
 @main.command("worker")
@@ -256,9 +271,10 @@ def worker(concurrency: int | None, batch: int | None, poll_interval: float | No
 @click.option("--email", default="demo@haven.local", show_default=True, help="User for the printed dev token.")
 def run(email: str) -> None:
     """What `make run` does: local database up, migrate, seed on first start, serve, and a worker."""
-    from .server import HavenServer
+    from .server import HavenServer, ensure_port_free
 
     settings = _settings()
+    ensure_port_free(settings.host, settings.port)  # before anything starts: a second run changes nothing
     if settings.database_url:
         url = settings.database_url
         created = False
@@ -278,7 +294,7 @@ def run(email: str) -> None:
         raise _migration_failed(exc) from None
     if created and load_seed(url):
         click.echo("seeded from supabase/seed.sql", err=True)
-    base = f"http://{settings.host}:{settings.port}"
+    base = settings.served_url
     click.echo(f"Haven Hub core on {base}  (health: {base}/healthz, API: {base}/api/openapi.json)")
     if is_local_url(url) and settings.supabase_jwt_secret:
         token = sign_dev_token(settings.supabase_jwt_secret, ensure_local_user(url, email), email,
@@ -288,7 +304,7 @@ def run(email: str) -> None:
     queue_worker = subprocess.Popen([sys.executable, "-m", "service.cli", "worker"],
                                     env={**os.environ, "DATABASE_URL": url})
     try:
-        HavenServer(settings, settings.host, settings.port).run()
+        HavenServer(settings).run()
     finally:
         queue_worker.terminate()  # SIGTERM: it finishes its in-flight items, then exits
         queue_worker.wait()

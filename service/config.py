@@ -42,12 +42,24 @@ class Settings:
     jwt_audience: str = field(default="authenticated", metadata={"env": "SUPABASE_JWT_AUDIENCE"})
     jwks_cache_seconds: int = field(default=600, metadata={"env": "SUPABASE_JWKS_CACHE_SECONDS"})
 
-    # Where the front end lives (OAuth callbacks redirect there) and where this service listens.
-    app_url: str = field(default="http://127.0.0.1:5000", metadata={"env": "APP_URL"})
+    # Where the front end lives (OAuth callbacks redirect there; unset: this service's own address)
+    # and where this service listens.
+    app_url: str | None = field(default=None, metadata={"env": "APP_URL"})
     host: str = field(default="127.0.0.1", metadata={"env": "HAVEN_HOST"})
     port: int = field(default=5000, metadata={"env": "HAVEN_PORT"})
     web_workers: int = field(default=2, metadata={"env": "HAVEN_WEB_WORKERS"})
     web_threads: int = field(default=8, metadata={"env": "HAVEN_WEB_THREADS"})
+    # The front that faces clients (service/server.py): "nginx" buffers whole requests and
+    # responses, so a slow client holds a cheap connection there and never a worker thread, a
+    # database connection or a snapshot; "none" serves gunicorn directly, for a deployment that
+    # already has a buffering proxy in front. HAVEN_NGINX: the binary, when not on PATH or /usr/sbin.
+    front: str = field(default="nginx", metadata={"env": "HAVEN_FRONT"})
+    nginx_path: str | None = field(default=None, metadata={"env": "HAVEN_NGINX"})
+    # Deadlines for clients (408 past the first two): the whole request head; the gap between two
+    # reads of a body; the gap between two writes of an answer to a client that stopped reading.
+    client_header_timeout_seconds: int = field(default=10, metadata={"env": "HAVEN_CLIENT_HEADER_TIMEOUT_SECONDS"})
+    client_body_timeout_seconds: int = field(default=10, metadata={"env": "HAVEN_CLIENT_BODY_TIMEOUT_SECONDS"})
+    client_send_timeout_seconds: int = field(default=60, metadata={"env": "HAVEN_CLIENT_SEND_TIMEOUT_SECONDS"})
     log_level: str = field(default="INFO", metadata={"env": "HAVEN_LOG_LEVEL"})
     # The largest request body accepted (413 above it), checked before a body is read, so an
     # unauthenticated sender cannot make a worker buffer gigabytes before the webhook HMAC check.
@@ -75,6 +87,8 @@ class Settings:
     export_max_records: int | None = field(default=None, metadata={"env": "HAVEN_EXPORT_MAX_RECORDS"})
     export_statement_timeout_seconds: int = field(
         default=1800, metadata={"env": "HAVEN_EXPORT_STATEMENT_TIMEOUT_SECONDS"})
+    # How many downloads of one user may stream at once (429 past it).
+    export_max_concurrent: int = field(default=3, metadata={"env": "HAVEN_EXPORT_MAX_CONCURRENT"})
 
     # Scheduled exports: how often the worker looks for due schedules, the sender of emailed
     # exports when the user's Resend connection has no from_email, the largest file one email may
@@ -100,8 +114,8 @@ class Settings:
     queue_keep_resolved_days: int = field(default=30, metadata={"env": "HAVEN_QUEUE_KEEP_RESOLVED_DAYS"})
 
     # This service's own public base URL: OAuth redirect URIs and webhook addresses point here
-    # (APP_URL is the front end, where users land after a callback).
-    public_url: str = field(default="http://127.0.0.1:5000", metadata={"env": "HAVEN_PUBLIC_URL"})
+    # (APP_URL is the front end, where users land after a callback). Unset: the served address.
+    public_url: str | None = field(default=None, metadata={"env": "HAVEN_PUBLIC_URL"})
     # Expiring tokens are refreshed by a periodic worker job this often.
     token_refresh_every_seconds: float = field(default=60.0, metadata={"env": "HAVEN_TOKEN_REFRESH_EVERY_SECONDS"})
 
@@ -155,6 +169,24 @@ class Settings:
             if dev_secret.is_file():
                 settings = replace(settings, supabase_jwt_secret=dev_secret.read_text().strip())
         return settings
+
+    @property
+    def served_url(self) -> str:
+        """Where this service answers, as a browser on this machine reaches it."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(self.host, self.host)
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def front_end_url(self) -> str:
+        """APP_URL, or this service itself (the console is served here)."""
+        return (self.app_url or self.served_url).rstrip("/")
+
+    @property
+    def public_base_url(self) -> str:
+        """HAVEN_PUBLIC_URL, or the served address (right for the local stack, not behind a proxy)."""
+        return (self.public_url or self.served_url).rstrip("/")
 
     @property
     def dev_jwt_secret_file(self) -> Path:

@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool
 
 from .config import Settings
 from .localdb import LocalCluster
@@ -108,10 +108,18 @@ class Database:
             cursor = conn.execute(query, params)  # type: ignore[arg-type]
             return cursor.fetchone() if cursor.description is not None else None
 
-    def ping(self, timeout: float = 2.0) -> bool:
+    def ping(self, timeout_seconds: int = 2) -> bool:
+        """Whether the database takes a new connection and runs a statement on it.
+
+        A new connection, not a pooled one: pooled connections outlive what breaks new ones (a
+        full server, a password changed, a server package upgraded under the running cluster,
+        where new backends cannot load plpgsql.so). The DO block loads plpgsql in that backend;
+        every function of ours needs it.
+        """
         try:
-            with self.pool.connection(timeout=timeout) as conn:
-                conn.execute("select 1")
+            with psycopg.connect(self.url, connect_timeout=max(timeout_seconds, 2), autocommit=True) as conn:
+                conn.execute("select set_config('statement_timeout', %s, false)", [f"{timeout_seconds}s"])
+                conn.execute("do $$ begin perform 1; end $$")
             return True
-        except (psycopg.Error, PoolTimeout):
+        except psycopg.Error:
             return False

@@ -75,6 +75,10 @@ class Conflict(ApiError):
     status, code = 409, "conflict"
 
 
+class TooManyRequests(ApiError):
+    status, code = 429, "too_many_requests"
+
+
 class UpstreamError(ApiError):
     """A provider we depend on is down, slow, rate-limiting or answering nonsense."""
 

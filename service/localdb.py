@@ -57,7 +57,11 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a listener could take the port now. Connections of a server stopped a moment ago
+    linger in TIME_WAIT; they do not stop a new listener (Postgres sets SO_REUSEADDR too), so
+    they must not make us move the cluster to another port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

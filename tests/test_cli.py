@@ -37,3 +37,16 @@ def test_dev_token_creates_the_user_once_and_signs_for_it(database_url):
     second = run(["dev-token", "--email", "dev@example.test"], env).output.strip()
     claims = [jwt.decode(t, JWT_SECRET, algorithms=["HS256"], audience="authenticated") for t in (first, second)]
     assert claims[0]["sub"] == claims[1]["sub"] and claims[0]["email"] == "dev@example.test"
+
+
+def test_the_front_end_and_public_urls_follow_the_served_port_unless_set(tmp_path):
+    from service.config import Settings
+
+    served = Settings.from_env(environ={"HAVEN_PORT": "5057"}, env_file=tmp_path / "absent.env")
+    assert (served.front_end_url, served.public_base_url) == ("http://127.0.0.1:5057", "http://127.0.0.1:5057")
+    chosen = Settings.from_env(environ={"HAVEN_PORT": "5057", "APP_URL": "https://app.example.test/",
+                                        "HAVEN_PUBLIC_URL": "https://hub.example.test"},
+                               env_file=tmp_path / "absent.env")
+    assert (chosen.front_end_url, chosen.public_base_url) == ("https://app.example.test", "https://hub.example.test")
+    everywhere = Settings.from_env(environ={"HAVEN_HOST": "0.0.0.0"}, env_file=tmp_path / "absent.env")
+    assert everywhere.served_url == "http://127.0.0.1:5000"

@@ -52,3 +52,12 @@ def test_export_refuses_bad_input_without_writing(database_url, user, tmp_path):
         result = CliRunner().invoke(main, ["export", "--out", str(out), *args], env={"DATABASE_URL": database_url})
         assert result.exit_code != 0 and needle in result.output, result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_that_cannot_be_written_is_one_line_and_records_nothing(database_url, user, tmp_path):
+    add_orders(database_url, user.id, 2)
+    result = run(["export", "--type", "orders", "--out", str(tmp_path / "missing-dir" / "x.csv"),
+                  "--user-id", user.id], database_url)
+    assert result.exit_code == 1 and result.output.strip() == f"Error: no such directory: {tmp_path / 'missing-dir'}"
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("select count(*) from public.export_history").fetchone()[0] == 0

@@ -7,6 +7,7 @@ import io
 import json
 import uuid
 from datetime import date, datetime, timedelta, timezone
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from service.app import create_app
 from service.exports.catalog import EXPORT_CONFIGS, ExportField
 
 from .support.exports import export_history
@@ -426,3 +428,19 @@ def test_the_catalog_matches_the_views(database_url):
                 assert columns[f.key] in kinds[f.kind], (config.type, f.key, columns[f.key])
             expected_date = "date" if config.date_kind == "date" else "timestamp with time zone"
             assert columns["export_date"] == expected_date
+
+
+def test_a_user_streams_at_most_the_cap_at_once_and_a_finished_stream_frees_its_slot(settings, db, seeded, make_user):
+    app = create_app(replace(settings, export_max_concurrent=2), database=db)
+    client = app.test_client()
+    # Begun, not read: each holds its read transaction, and its slot, until closed.
+    held = [client.get("/api/export", query_string={"type": "orders", **RANGE}, headers=seeded.headers,
+                       buffered=False) for _ in range(2)]
+    assert [r.status_code for r in held] == [200, 200]
+    refused = client.get("/api/export", query_string={"type": "orders", **RANGE}, headers=seeded.headers)
+    assert refused.status_code == 429 and refused.json["error"] == "too_many_exports"
+    # Another user's slots are their own.
+    assert get(client, make_user(), type="orders", **RANGE).status_code == 200
+    held[0].close()
+    assert get(client, seeded, type="orders", **RANGE).status_code == 200
+    held[1].close()

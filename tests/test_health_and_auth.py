@@ -8,6 +8,7 @@ from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import jwt
+import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -33,6 +34,22 @@ def test_healthz_answers_503_when_the_database_is_gone(settings):
         dead.close()
     assert response.status_code == 503
     assert response.json["status"] == "unavailable"
+
+
+def test_healthz_answers_503_when_new_connections_fail_though_pooled_ones_work(client, db, cluster, database_url):
+    with db.connection() as conn:  # a pooled connection that stays healthy throughout
+        conn.execute("select 1")
+    name = database_url.rsplit("/", 1)[1]
+    with psycopg.connect(cluster.url(), autocommit=True) as admin:
+        admin.execute(f'alter database "{name}" allow_connections false')
+        try:
+            refused = client.get("/healthz")
+            with db.connection() as conn:
+                conn.execute("select 1")  # the pool did not notice anything
+        finally:
+            admin.execute(f'alter database "{name}" allow_connections true')
+    assert refused.status_code == 503 and refused.json["database"] == "unreachable"
+    assert client.get("/healthz").status_code == 200
 
 
 def test_unknown_route_answers_json_404(client):
@@ -159,3 +176,17 @@ def test_tokens_with_unknown_key_ids_cannot_make_us_refetch_the_keys_each_time(s
             response = client.get("/api/me", headers={"Authorization": f"Bearer {unknown}"})
             assert response.status_code == 401 and response.json["error"] == "invalid_token"
         assert jwks.fetches <= 2  # the first fetch, and at most one refresh per cool-down (30 s)
+
+
+@pytest.mark.parametrize(("key_algorithm", "token_algorithm"), [("ES256", "RS256"), ("RS256", "ES256")])
+def test_a_token_whose_algorithm_does_not_fit_its_key_is_401(settings, db, user, key_algorithm, token_algorithm):
+    private_key = _private_key(key_algorithm)
+    public_jwk = json.loads(jwt.algorithms.get_default_algorithms()[key_algorithm].to_jwk(private_key.public_key()))
+    public_jwk.update({"kid": "key-1", "use": "sig"})  # no "alg": the key's type alone says what it signs
+    claims = {"sub": user.id, "aud": "authenticated", "exp": int(time.time()) + 600}
+    # Signed with a key of the type the header claims: only the kid points at the wrong type.
+    token = jwt.encode(claims, _private_key(token_algorithm), algorithm=token_algorithm, headers={"kid": "key-1"})
+    with _JwksServer({"keys": [public_jwk]}) as jwks:
+        client = create_app(replace(settings, supabase_jwks_url=jwks.url), database=db).test_client()
+        response = client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401 and response.json["error"] == "invalid_token"

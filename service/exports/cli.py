@@ -40,6 +40,7 @@ def _user(url: str, email: str | None, user_id: str | None) -> tuple[str, str | 
 def run_export(settings: Settings, url: str, *, export_type: str, export_format: str, out: Path,
                email: str | None, user_id: str | None, fields: str | None, start_date: str | None,
                end_date: str | None, limit: int | None) -> None:
+    _refuse_unwritable(out)  # before the export begins: a run that cannot be written is not recorded
     uid, user_email = _user(url, email, user_id)
     try:
         request = resolve_export_request(
@@ -58,6 +59,18 @@ def run_export(settings: Settings, url: str, *, export_type: str, export_format:
     finally:
         db.close()
     click.echo(f"{stream.expected_rows} row(s) written to {out} (export {stream.history_id})", err=True)
+
+
+def _refuse_unwritable(out: Path) -> None:
+    if str(out) == "-":
+        return
+    folder = out.parent
+    if not folder.is_dir():
+        raise click.ClickException(f"no such directory: {folder}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise click.ClickException(f"cannot write in {folder}")
+    if out.is_dir():
+        raise click.ClickException(f"{out} is a directory: name a file")
 
 
 def _write(stream: Any, out: Path) -> None:

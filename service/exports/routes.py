@@ -70,10 +70,11 @@ def export_configs() -> ExportConfigs:
 
 @bp.get("/api/export")
 @endpoint("Download an export as CSV or JSON, streamed", query=ExportQuery, produces=("text/csv", "application/json"),
-          tags=("exports",),
+          tags=("exports",), errors=(429,),
           description="Streams the caller's rows newest first. X-Record-Count is the number of rows the body "
                       "holds (counted in the same snapshot before streaming); X-Export-Id names the "
-                      "export_history row that records how the stream ended.")
+                      "export_history row that records how the stream ended. 429 `too_many_exports`: the caller already "
+                      "has HAVEN_EXPORT_MAX_CONCURRENT exports streaming.")
 def export(caller: Caller, query: ExportQuery) -> Response:
     app_services = services()
     now = datetime.now(timezone.utc)
@@ -82,7 +83,8 @@ def export(caller: Caller, query: ExportQuery) -> Response:
         end_date=query.end_date, limit=query.limit, now=now,
         max_records_override=app_services.settings.export_max_records)
     stream = open_export(app_services.db, caller.claims, caller.user_id, request,
-                         statement_timeout_seconds=app_services.settings.export_statement_timeout_seconds)
+                         statement_timeout_seconds=app_services.settings.export_statement_timeout_seconds,
+                         max_concurrent=app_services.settings.export_max_concurrent)
     return Response(stream, status=200, content_type=request.media_type, headers={
         "Content-Disposition": f'attachment; filename="{request.filename(now.date())}"',
         "X-Record-Count": str(stream.expected_rows),

@@ -33,7 +33,7 @@ import psycopg
 from psycopg import sql
 
 from ..db import Database
-from ..errors import BadRequest
+from ..errors import BadRequest, TooManyRequests
 from . import history
 from .request import ExportRequest
 
@@ -186,11 +186,26 @@ class ExportStream:
         self._settle("abandoned", None, "the response was closed before the body was sent")
 
 
+def _take_stream_slot(conn: psycopg.Connection[Any], user_id: str, slots: int) -> None:
+    """One of the user's `slots` stream slots, held until the read transaction ends (however it
+    ends: a dead process releases it too). Each is a transaction-level advisory lock in a key
+    space of its own (two int4 keys: the user's hash and the slot number)."""
+    taken = conn.execute(
+        "select slot from generate_series(1, %s) as slot"
+        " where pg_try_advisory_xact_lock(hashtext('haven.export-slot:' || %s), slot) limit 1",
+        [slots, user_id]).fetchone()
+    if taken is None:
+        raise TooManyRequests(f"{slots} of your exports are already streaming, the most at once: wait for one"
+                              " to finish", code="too_many_exports")
+
+
 def open_export(db: Database, claims: Mapping[str, Any], user_id: str, request: ExportRequest, *,
-                statement_timeout_seconds: int,
+                statement_timeout_seconds: int, max_concurrent: int | None = None,
                 scheduled_run: tuple[str, datetime] | None = None) -> ExportStream:
     """Begins the export as the caller; raises BadRequest when the range holds more than the cap.
 
+    `max_concurrent`: how many exports of this user may stream at once (TooManyRequests past it;
+    None: no cap, for the worker's scheduled runs and an operator's command).
     `scheduled_run` (schedule id, run time) links the history row to the scheduled run it builds.
     """
     stack = ExitStack()
@@ -200,6 +215,8 @@ def open_export(db: Database, claims: Mapping[str, Any], user_id: str, request: 
         # gets a generous one of its own, covering the whole COPY (a slow client included).
         conn.execute("select set_config('statement_timeout', %s, true), set_config('timezone', 'UTC', true)",
                      [f"{statement_timeout_seconds}s"])
+        if max_concurrent is not None:
+            _take_stream_slot(conn, user_id, max_concurrent)
         cap = request.limit or request.max_records
         # Count one past the cap: enough to know the range is too big, without counting all of it.
         counted = conn.execute(count_statement(request, cap if request.limit else cap + 1)).fetchone()

@@ -24,12 +24,12 @@ class AuthorizeUrl(BaseModel):
 
 def callback_url(settings: Settings, provider: str) -> str:
     """The redirect URI registered with the provider (on this service's public URL)."""
-    return f"{settings.public_url.rstrip('/')}/api/integrations/{provider}/callback"
+    return f"{settings.public_base_url}/api/integrations/{provider}/callback"
 
 
 def front_end(settings: Settings, **outcome: str) -> str:
     """The front end's integrations page, with `success=` or `error=` (a code, never a secret)."""
-    return f"{settings.app_url.rstrip('/')}/dashboard/settings/integrations?{urlencode(outcome)}"
+    return f"{settings.front_end_url}/dashboard/settings/integrations?{urlencode(outcome)}"
 
 
 def start(user_id: str, provider: str, authorize_url: Callable[[str], str], *, as_json: bool,

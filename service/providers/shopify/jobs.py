@@ -27,7 +27,7 @@ WEBHOOK_TOPICS = ("orders/create", "orders/updated", "checkouts/create", "checko
 
 
 def webhook_address(settings: Settings) -> str:
-    return f"{settings.public_url.rstrip('/')}/api/webhooks/shopify"
+    return f"{settings.public_base_url}/api/webhooks/shopify"
 
 
 def _usable_token(db: Database, settings: Settings, user_id: str, *, allow_disconnected: bool = False) -> str:
