@@ -237,17 +237,16 @@ def serve(host: str | None, port: int | None) -> None:
 def worker(concurrency: int | None, batch: int | None, poll_interval: float | None,
            families: tuple[str, ...]) -> None:
     """Drain the retry queue until SIGTERM/SIGINT (then finish in-flight items and exit 0)."""
-    import logging
     import signal
     from dataclasses import replace
 
     from . import providers
+    from .logs import configure_logging
     from .queue.families import build_registry
     from .queue.worker import Worker, WorkerOptions
 
     settings = _settings()
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
     options = WorkerOptions.from_settings(settings)
     options = replace(options, concurrency=concurrency or options.concurrency, batch=batch or options.batch,
                       poll_seconds=poll_interval or options.poll_seconds)

@@ -61,6 +61,10 @@ class Settings:
     client_body_timeout_seconds: int = field(default=10, metadata={"env": "HAVEN_CLIENT_BODY_TIMEOUT_SECONDS"})
     client_send_timeout_seconds: int = field(default=60, metadata={"env": "HAVEN_CLIENT_SEND_TIMEOUT_SECONDS"})
     log_level: str = field(default="INFO", metadata={"env": "HAVEN_LOG_LEVEL"})
+    # text, or json: one JSON object per line (time, level, logger, message; requests' fields).
+    log_format: str = field(default="text", metadata={"env": "HAVEN_LOG_FORMAT"})
+    # GET /metrics answers only to this bearer token; unset, /metrics is off.
+    metrics_token: str | None = field(default=None, metadata={"env": "HAVEN_METRICS_TOKEN", "secret": True})
     # The largest request body accepted (413 above it), checked before a body is read, so an
     # unauthenticated sender cannot make a worker buffer gigabytes before the webhook HMAC check.
     # The biggest legitimate bodies are Shopify order webhooks: a few hundred KB with many line

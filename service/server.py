@@ -134,6 +134,7 @@ http {{
       proxy_set_header Host $http_host;
       proxy_set_header X-Forwarded-For $remote_addr;
       proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Request-Id $request_id;
       proxy_request_buffering on;
       proxy_buffering on;
       proxy_buffers 32 64k;
@@ -174,6 +175,12 @@ http {{
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def _forget_worker_metrics(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def _die_with_parent() -> None:
@@ -219,10 +226,17 @@ class HavenServer(BaseApplication):  # type: ignore[misc]
             "loglevel": settings.log_level.lower(),
             "when_ready": self._front_up,
             "on_exit": self._front_down,
+            "child_exit": _forget_worker_metrics,
         }
         if self.front is None:
             # Query strings can carry OAuth codes; log the path only.
             self.options.update(accesslog="-", access_log_format='%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms')
+        # Counters of every gunicorn worker, summed at /metrics (service/metrics.py), from files
+        # that must start empty: a stale file would add a finished run's counts.
+        metrics_dir = settings.state_dir / "run" / f"metrics-{port}"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         super().__init__()
 
     def load_config(self) -> None:

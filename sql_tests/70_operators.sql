@@ -3,7 +3,7 @@
 -- authenticated may reach them (the Data API does not expose the schema either).
 begin;
 set local client_min_messages = warning;
-select plan(16);
+select plan(18);
 
 select tests.create_user('alice@example.com') as alice \gset
 select tests.create_user('bob@example.com') as bob \gset
@@ -97,6 +97,19 @@ select results_eq(
   $$values ('pinterest', 'Pinterest refused to refresh the access token'), ('shopify', 'no webhook subscriptions'),
     ('shopify', 'token expires within 1 day')$$,
   'expiring tokens, refused refreshes and shops without subscriptions'
+);
+
+-- What /metrics reports.
+select results_eq(
+  $$select labels ->> 'status', value from ops.metrics()
+    where metric = 'haven_queue_items' and labels ->> 'operation_type' = 'pinterest.sync_boards'
+    order by 1$$,
+  $$values ('pending', 2::double precision)$$,
+  'queue items by operation and status (after the bulk retry, both syncs wait)'
+);
+select is(
+  (select value from ops.metrics() where metric = 'haven_tokens_expiring_within_a_day'), 1::double precision,
+  'tokens expiring within a day'
 );
 
 select * from finish();

@@ -190,3 +190,25 @@ def test_a_token_whose_algorithm_does_not_fit_its_key_is_401(settings, db, user,
         client = create_app(replace(settings, supabase_jwks_url=jwks.url), database=db).test_client()
         response = client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401 and response.json["error"] == "invalid_token"
+
+
+def test_every_request_is_logged_once_with_its_id_and_the_id_is_answered(client, caplog):
+    caplog.set_level("INFO", logger="haven.requests")
+    response = client.get("/livez?code=secret-oauth-code", headers={"X-Request-Id": "proxy-given-id-1234"})
+    assert response.headers["X-Request-Id"] == "proxy-given-id-1234"
+    [line] = [r for r in caplog.records if r.name == "haven.requests"]
+    assert (line.request_id, line.method, line.path, line.status) == ("proxy-given-id-1234", "GET", "/livez", 200)
+    assert "secret-oauth-code" not in line.getMessage()
+    assert len(client.get("/livez", headers={"X-Request-Id": "bad id!"}).headers["X-Request-Id"]) == 16
+
+
+def test_json_lines_carry_the_time_and_the_request_fields():
+    import logging
+
+    from service.logs import JsonLines
+
+    record = logging.LogRecord("haven.requests", logging.INFO, __file__, 1, "GET /x 200", (), None)
+    record.request_id, record.status = "abc12345", 200
+    line = json.loads(JsonLines().format(record))
+    assert line["request_id"] == "abc12345" and line["status"] == 200 and line["time"].endswith("Z")
+    assert line["level"] == "info" and line["message"] == "GET /x 200"

@@ -118,3 +118,13 @@ def test_sigterm_finishes_the_item_in_hand_then_exits_zero(database_url, user, w
         ("resolved", 1)]
     assert sql(database_url, "select count(*) from public.retry_queue where operation_type = 'noop'"
                                " and status = 'pending' and attempts = 0") == [(1,)]
+
+
+def test_a_running_worker_says_it_is_alive_and_a_stopped_one_says_it_has_gone(database_url, tmp_path, workers):
+    worker = start_worker(database_url, tmp_path / "worker-alive.log")
+    workers.append(worker)
+    wait_until(lambda: sql(database_url, "select count(*) from public.queue_workers") == [(1,)],
+               what="the idle worker's first heartbeat")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=60) == 0
+    assert sql(database_url, "select count(*) from public.queue_workers") == [(0,)]

@@ -27,6 +27,7 @@ from .support.queue import wait_until
 from .support.serve import Served, haven_serve
 
 SLOW = 16  # of each kind: more than the server has threads, many times over
+METRICS_TOKEN = "serve-metrics-token"
 ROWS = 100_000  # 10 MB of CSV: far more than the socket buffers and nginx's memory buffers
 
 
@@ -52,7 +53,7 @@ def served(module_database, tmp_path_factory) -> Iterator[Served]:  # type: igno
     state = tmp_path_factory.mktemp("serve-state")
     # Two threads: two slow clients would be enough to starve gunicorn on its own.
     with haven_serve(module_database, state, state / "serve.log", SUPABASE_JWT_SECRET=JWT_SECRET,
-                     HAVEN_WEB_THREADS="2", HAVEN_CLIENT_HEADER_TIMEOUT_SECONDS="2",
+                     HAVEN_WEB_THREADS="2", HAVEN_CLIENT_HEADER_TIMEOUT_SECONDS="2", HAVEN_METRICS_TOKEN=METRICS_TOKEN,
                      HAVEN_CLIENT_BODY_TIMEOUT_SECONDS="2") as server:
         yield server
 
@@ -146,3 +147,12 @@ def test_a_malformed_setting_is_one_line(tmp_path) -> None:  # type: ignore[no-u
     result = run_serve(HAVEN_PORT="abc", HAVEN_STATE_DIR=str(tmp_path))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == ["Error: HAVEN_PORT: invalid literal for int() with base 10: 'abc'"]
+
+
+def test_metrics_sum_what_every_gunicorn_worker_counted(served) -> None:  # type: ignore[no-untyped-def]
+    refused = requests.post(served.base + "/api/webhooks/shopify", data=b"{}", timeout=10,
+                            headers={"X-Shopify-Hmac-Sha256": "forged", "Content-Type": "application/json"})
+    assert refused.status_code == 401
+    text = requests.get(served.base + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"},
+                        timeout=10).text
+    assert 'haven_webhook_answers_total{outcome="invalid_hmac"} 1.0' in text

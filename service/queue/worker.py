@@ -136,6 +136,7 @@ class Worker:
                     self._disconnect()
                     self._stopping.wait(RECONNECT_DELAY_SECONDS)
             self._drain(handlers)
+            self._say_stopped()
         finally:
             handlers.shutdown(wait=True, cancel_futures=True)
             periodic.shutdown(wait=True, cancel_futures=True)
@@ -146,6 +147,7 @@ class Worker:
             log.info("worker %s stopped after %d item(s)", self.worker_id, self.processed)
 
     def _loop(self, handlers: ThreadPoolExecutor, periodic: ThreadPoolExecutor, context: WorkerContext) -> None:
+        self._heartbeat()
         next_heartbeat = time.monotonic() + self.options.heartbeat_seconds
         next_poll = 0.0  # claim at once on start
         maybe_due = True
@@ -231,7 +233,17 @@ class Worker:
         return [Job(row["id"], row["user_id"], row["operation_type"], row["payload"], row["attempts"],
                     row["max_attempts"], context) for row in rows]
 
+    def _say_stopped(self) -> None:
+        if self._conn is None or self._conn.closed:
+            return  # its row ages out instead
+        try:
+            self._call("select public.record_worker_stopped(%s)", [self.worker_id])
+        except psycopg.OperationalError:
+            pass
+
     def _heartbeat(self) -> None:
+        # Alive even when idle: "no worker runs" and "nothing to do" look different (ops, /metrics).
+        self._call("select public.record_worker_alive(%s)", [self.worker_id])
         if self._inflight:
             self._call("select public.heartbeat_retry_items(%s)", [self.worker_id])
 

@@ -70,3 +70,61 @@ comment on function public.claim_periodic_job(text, text, interval) is
 
 revoke all on function public.claim_periodic_job(text, text, interval) from public, anon, authenticated;
 grant execute on function public.claim_periodic_job(text, text, interval) to service_role;
+
+-- Workers say they are alive every heartbeat interval, busy or not, so an operator (and
+-- /metrics) can tell "no worker runs" from "nothing to do".
+create table public.queue_workers (
+  worker_id text primary key
+  constraint queue_workers_worker_id_not_blank check (btrim(worker_id) <> ''),
+  started_at timestamptz not null default now(),
+  heartbeat_at timestamptz not null default now()
+);
+
+comment on table public.queue_workers is
+'Each running `haven worker`, with its last sign of life; a worker that stops cleanly removes its '
+'row, one that dies leaves it to age. Written only through record_worker_alive() and '
+'record_worker_stopped(); service only.';
+
+alter table public.queue_workers enable row level security;
+
+-- Users have no access at all; this policy says so (and no grant lets them reach the table).
+create policy queue_workers_no_user_access on public.queue_workers
+as restrictive
+for all to anon, authenticated
+using (false)
+with check (false);
+
+revoke all on table public.queue_workers from anon, authenticated, service_role;
+grant select, insert, update, delete on table public.queue_workers to service_role;
+
+create function public.record_worker_alive(p_worker_id text)
+returns void
+language sql
+set search_path = ''
+as $$
+  insert into public.queue_workers as w (worker_id) values (p_worker_id)
+  on conflict (worker_id) do update set heartbeat_at = pg_catalog.now();
+  -- Rows of workers that died long ago say nothing any more.
+  delete from public.queue_workers as w where w.heartbeat_at < pg_catalog.now() - interval '1 day';
+$$;
+
+comment on function public.record_worker_alive(text) is
+'The worker p_worker_id is alive now (its row is created on the first call); rows silent for a '
+'day are dropped. Every worker calls it each heartbeat interval. Service only.';
+
+revoke all on function public.record_worker_alive(text) from public, anon, authenticated;
+grant execute on function public.record_worker_alive(text) to service_role;
+
+create function public.record_worker_stopped(p_worker_id text)
+returns void
+language sql
+set search_path = ''
+as $$
+  delete from public.queue_workers as w where w.worker_id = p_worker_id;
+$$;
+
+comment on function public.record_worker_stopped(text) is
+'The worker p_worker_id stopped cleanly: its row goes. Service only.';
+
+revoke all on function public.record_worker_stopped(text) from public, anon, authenticated;
+grant execute on function public.record_worker_stopped(text) to service_role;

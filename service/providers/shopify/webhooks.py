@@ -9,7 +9,9 @@ X-Shopify-Webhook-Id) and queues its processing; the answer waits for that commi
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
+from functools import wraps
 from typing import Literal
 
 from flask import Blueprint, current_app, request
@@ -18,7 +20,8 @@ from pydantic import BaseModel
 
 from ...api import endpoint
 from ...context import services
-from ...errors import BadRequest, Unauthorized
+from ...errors import ApiError, BadRequest, Unauthorized
+from ...metrics import counter
 from .client import normalise_shop, verify_webhook_hmac
 from .inbox import DeliveryBatcher, DeliveryRefused
 
@@ -56,9 +59,28 @@ def _timestamp(value: str | None) -> datetime | None:
         return None
 
 
+def _counted(view: Callable[[], WebhookReceipt]) -> Callable[[], WebhookReceipt]:
+    """Counts every answer by outcome (accepted, duplicate, unknown_shop, or the refusal's code):
+    refusals never reach the database, so /metrics could not count them there."""
+
+    @wraps(view)
+    def counting() -> WebhookReceipt:
+        answers = counter("haven_webhook_answers", "Shopify deliveries answered, by outcome", ["outcome"])
+        try:
+            receipt = view()
+        except ApiError as refused:
+            answers.labels(outcome=refused.code).inc()
+            raise
+        answers.labels(outcome=receipt.status).inc()
+        return receipt
+
+    return counting
+
+
 @bp.post("/api/webhooks/shopify")
 @endpoint("Receive a Shopify webhook delivery (HMAC-verified, idempotent on X-Shopify-Webhook-Id)",
           response=WebhookReceipt, auth=False, errors=(400, 401), tags=("webhooks",))
+@_counted
 def receive() -> WebhookReceipt:
     body = request.get_data(cache=False)
     if not _signed_by_us(body, request.headers.get("X-Shopify-Hmac-Sha256")):
