@@ -116,6 +116,8 @@ class Settings:
     queue_backoff_base_seconds: float = field(default=30.0, metadata={"env": "HAVEN_QUEUE_BACKOFF_BASE_SECONDS"})
     queue_backoff_cap_seconds: float = field(default=21600.0, metadata={"env": "HAVEN_QUEUE_BACKOFF_CAP_SECONDS"})
     queue_keep_resolved_days: int = field(default=30, metadata={"env": "HAVEN_QUEUE_KEEP_RESOLVED_DAYS"})
+    # The audit of credential reads (public.credential_reads) is kept this long (at least a day).
+    keep_credential_reads_days: int = field(default=90, metadata={"env": "HAVEN_KEEP_CREDENTIAL_READS_DAYS"})
 
     # This service's own public base URL: OAuth redirect URIs and webhook addresses point here
     # (APP_URL is the front end, where users land after a callback). Unset: the served address.

@@ -1,8 +1,9 @@
 -- Tests supabase/schemas/15_credentials.sql.
 -- store_credential / get_credential / delete_credentials over Vault: who may call them, the
--- round trip, replacement in place, and no Vault secret outliving its integration or user.
+-- round trip, replacement in place, no Vault secret outliving its integration or user, and the
+-- audit every read leaves.
 begin;
-select plan(34);
+select plan(40);
 
 select tests.create_user('alice@example.com') as alice \gset
 select tests.create_user('bob@example.com') as bob \gset
@@ -15,7 +16,7 @@ select is_empty(
     cross join pg_catalog.unnest(array['public', 'anon', 'authenticated']) as r (rolname)
     where p.oid in (
       'public.store_credential(uuid, text, text, text)'::regprocedure,
-      'public.get_credential(uuid, text, text)'::regprocedure,
+      'public.get_credential(uuid, text, text, text, text)'::regprocedure,
       'public.delete_credentials(uuid, text)'::regprocedure,
       'public.delete_credential_secret()'::regprocedure
     )
@@ -30,7 +31,7 @@ select is_empty(
   'PUBLIC, anon and authenticated may execute no credential function'
 );
 select ok(
-  pg_catalog.has_function_privilege('service_role', 'public.get_credential(uuid, text, text)', 'execute'),
+  pg_catalog.has_function_privilege('service_role', 'public.get_credential(uuid, text, text, text, text)', 'execute'),
   'service_role may execute get_credential'
 );
 select is(
@@ -39,7 +40,7 @@ select is(
     from pg_catalog.pg_proc as p
     where p.oid in (
       'public.store_credential(uuid, text, text, text)'::regprocedure,
-      'public.get_credential(uuid, text, text)'::regprocedure,
+      'public.get_credential(uuid, text, text, text, text)'::regprocedure,
       'public.delete_credentials(uuid, text)'::regprocedure
     )
   ),
@@ -55,11 +56,11 @@ select lives_ok(
 );
 select tests.authenticate_as(:'bob');
 select throws_ok(
-  format($$select public.get_credential(%L, 'shopify', 'access_token')$$, :'alice'),
+  format($$select public.get_credential(%L, 'shopify', 'access_token', 'tests', 'check')$$, :'alice'),
   '42501', null, 'a signed-in user cannot read another user''s token'
 );
 select throws_ok(
-  format($$select public.get_credential(%L, 'shopify', 'access_token')$$, :'bob'),
+  format($$select public.get_credential(%L, 'shopify', 'access_token', 'tests', 'check')$$, :'bob'),
   '42501', null, 'a signed-in user cannot read even their own token'
 );
 select throws_ok(
@@ -72,7 +73,7 @@ select throws_ok(
 );
 select tests.authenticate_as_anon();
 select throws_ok(
-  format($$select public.get_credential(%L, 'shopify', 'access_token')$$, :'alice'),
+  format($$select public.get_credential(%L, 'shopify', 'access_token', 'tests', 'check')$$, :'alice'),
   '42501', null, 'anon cannot read a token'
 );
 select throws_ok(
@@ -87,15 +88,15 @@ select throws_ok(
 -- Round trip.
 select tests.authenticate_as_service();
 select is(
-  public.get_credential(:'alice', 'shopify', 'access_token'), 'shpat_alice_1',
+  public.get_credential(:'alice', 'shopify', 'access_token', 'tests', 'check'), 'shpat_alice_1',
   'the stored value reads back'
 );
 select is(
-  public.get_credential(:'alice', 'shopify', 'refresh_token'), null,
+  public.get_credential(:'alice', 'shopify', 'refresh_token', 'tests', 'check'), null,
   'a credential never stored reads back as null'
 );
 select is(
-  public.get_credential(:'bob', 'shopify', 'access_token'), null,
+  public.get_credential(:'bob', 'shopify', 'access_token', 'tests', 'check'), null,
   'another user''s credential is not returned for this user'
 );
 select tests.clear_authentication();
@@ -119,7 +120,7 @@ select secret_id as first_secret_id from public.integration_credentials where us
 select tests.authenticate_as_service();
 select public.store_credential(:'alice', 'shopify', 'access_token', 'shpat_alice_2');
 select is(
-  public.get_credential(:'alice', 'shopify', 'access_token'), 'shpat_alice_2',
+  public.get_credential(:'alice', 'shopify', 'access_token', 'tests', 'check'), 'shpat_alice_2',
   'storing again replaces the value'
 );
 select tests.clear_authentication();
@@ -143,7 +144,7 @@ delete from vault.secrets where id = :'first_secret_id';
 select tests.authenticate_as_service();
 select public.store_credential(:'alice', 'shopify', 'access_token', 'shpat_alice_3');
 select is(
-  public.get_credential(:'alice', 'shopify', 'access_token'), 'shpat_alice_3',
+  public.get_credential(:'alice', 'shopify', 'access_token', 'tests', 'check'), 'shpat_alice_3',
   'a mapping whose secret vanished gets a new secret'
 );
 
@@ -170,10 +171,11 @@ select public.store_credential(:'alice', 'shopify', 'refresh_token', 'shprt_alic
 select public.store_credential(:'bob', 'shopify', 'access_token', 'shpat_bob');
 select public.delete_credentials(:'alice', 'shopify');
 select is(
-  public.get_credential(:'alice', 'shopify', 'refresh_token'), null, 'deleted credentials read back as null'
+  public.get_credential(:'alice', 'shopify', 'refresh_token', 'tests', 'check'), null, 'deleted credentials read back as null'
 );
 select is(
-  public.get_credential(:'bob', 'shopify', 'access_token'), 'shpat_bob', 'another user''s credentials are kept'
+  public.get_credential(:'bob', 'shopify', 'access_token', 'tests', 'check'), 'shpat_bob',
+  'another user''s credentials are kept'
 );
 select tests.clear_authentication();
 select is(
@@ -230,6 +232,37 @@ select is(
   (select count(*) from public.integration_credentials where user_id = :'bob'),
   0::bigint,
   'deleting a user deletes their credential rows'
+);
+
+-- Every read leaves an audit row, never the value; users see their own; a read must say who and why.
+select tests.clear_authentication();
+select is(
+  (select count(*) from public.credential_reads where user_id = :'alice' and reader = 'tests'),
+  (select count(*) from public.credential_reads where user_id = :'alice'),
+  'each read of alice''s credentials was recorded with its reader'
+);
+select ok(
+  (select count(*) > 0 from public.credential_reads where user_id = :'alice' and found),
+  'reads that found a credential say so'
+);
+select is_empty(
+  $$select from public.credential_reads as r
+    where r.reader like '%shpat%' or r.purpose like '%shpat%'$$,
+  'no audit row holds a value'
+);
+select tests.authenticate_as_service();
+select throws_ok(
+  format($$select public.get_credential(%L, 'shopify', 'access_token', ' ', 'why')$$, :'alice'),
+  '22023', null, 'a read that does not say who reads is refused'
+);
+select tests.authenticate_as(:'alice');
+select is(
+  (select count(*) from public.credential_reads where user_id <> :'alice'), 0::bigint,
+  'a user sees only the reads of their own credentials'
+);
+select tests.authenticate_as_service();
+select throws_ok(
+  $$select public.prune_credential_reads(interval '1 hour')$$, '22023', null, 'the audit keeps at least a day'
 );
 
 select * from finish();

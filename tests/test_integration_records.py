@@ -28,8 +28,8 @@ def test_oauth_connect_then_refresh_stores_tokens_atomically(db, user, database_
         refreshed = records.store_tokens(conn, user.id, "pinterest", TokenSet("pina_2", "pinr_2", later))
     assert refreshed["token_expires_at"] == later and refreshed["last_refreshed_at"] is not None
     with db.as_service() as conn:
-        assert vault.get_credential(conn, user.id, "pinterest", "access_token") == "pina_2"
-        assert vault.get_credential(conn, user.id, "pinterest", "refresh_token") == "pinr_2"
+        assert vault.get_credential(conn, user.id, "pinterest", "access_token", reader="tests", purpose="check") == "pina_2"
+        assert vault.get_credential(conn, user.id, "pinterest", "refresh_token", reader="tests", purpose="check") == "pinr_2"
     with psycopg.connect(database_url) as conn:
         assert conn.execute("select count(*) from vault.secrets where name like %s",
                             [f"%{user.id}%"]).fetchone()[0] == 2
@@ -41,7 +41,7 @@ def test_a_failure_mid_transaction_stores_nothing(db, user):
                                credentials={"access_token": "pina_1", "refresh_token": "pinr_1"})
         raise RuntimeError("the provider call after storing failed")
     with db.as_service() as conn:
-        assert vault.get_credential(conn, user.id, "pinterest", "access_token") is None
+        assert vault.get_credential(conn, user.id, "pinterest", "access_token", reader="tests", purpose="check") is None
         assert records.lock(conn, user.id, "pinterest") is None
 
 
@@ -125,5 +125,7 @@ def test_a_store_racing_a_deletion_is_not_lost(user, database_url):
     storing.join(30)
     assert stored == [None]
     with service_connection() as conn:
-        assert conn.execute("select public.get_credential(%s, 'klaviyo', 'api_key')", [user.id]).fetchone()[0] == \
-            "new-key"
+        assert conn.execute("select public.get_credential(%s, 'klaviyo', 'api_key', 'tests', 'check')",
+                            [user.id]).fetchone()[0] == "new-key"
+
+

@@ -61,7 +61,7 @@ def row(db: Database, user_id: str, provider: str) -> dict | None:
 
 def stored(db: Database, user_id: str, provider: str, credential_type: str = "api_key") -> str | None:
     with db.as_service() as conn:
-        return conn.execute("select public.get_credential(%s, %s, %s) as v",
+        return conn.execute("select public.get_credential(%s, %s, %s, 'tests', 'check what is stored') as v",
                             [user_id, provider, credential_type]).fetchone()["v"]
 
 

@@ -144,6 +144,12 @@ def test_connect_stores_tokens_records_expiry_completes_the_step_and_syncs_board
     assert first["synced_at"] is not None
     assert world.queue_items(user.id)[0]["status"] == "resolved"
     assert world.integration(user.id)["metadata"]["board_count"] == 3
+    # The sync's read of the token is in the user's audit: who read it and why, never the value.
+    reads = world.client.get("/api/integrations/credential-reads", headers=user.headers).json["reads"]
+    sync_reads = [(r["provider"], r["credential_type"], r["reader"], r["purpose"], r["found"]) for r in reads
+                  if r["reader"] == "pinterest.sync_boards"]
+    assert sync_reads == [("pinterest", "access_token", "pinterest.sync_boards", "call Pinterest", True)]
+    assert access not in str(reads) and refresh not in str(reads)
     # The integrations list shows the connection (and no token).
     listed = world.client.get("/api/integrations", headers=user.headers).json
     mine = next(i for i in listed if i["provider"] == "pinterest")

@@ -269,7 +269,7 @@ def test_a_call_with_a_token_about_to_expire_refreshes_first(shop_client, shop_s
     expire_soon(database_url, user.id, minutes=2)
     refresher = shopify_refresher(shop_settings)
     assert refresher is not None
-    fresh = tokens.access_token(db, refresher, user.id)
+    fresh = tokens.access_token(db, refresher, user.id, reader="tests")
     assert fresh != old_access and fresh == credential(database_url, user.id, "access_token")
 
 

@@ -125,7 +125,7 @@ def test_a_refused_refresh_marks_the_integration_expired(world, user, database_u
     refresh_now(world)
     assert world.fake.token_requests("refresh_token") == 1
     with pytest.raises(tokens.NotConnected):
-        tokens.access_token(world.db, pinterest_refresher(world.settings), user.id)
+        tokens.access_token(world.db, pinterest_refresher(world.settings), user.id, reader="tests")
     listed = world.client.get("/api/integrations", headers=user.headers).json
     assert next(i for i in listed if i["provider"] == "pinterest")["status"] == "expired"
     # Reconnecting brings it back.
@@ -186,7 +186,7 @@ def test_a_caller_needing_the_token_waits_for_a_refresh_under_way_and_gets_the_n
     periodic = threading.Thread(target=refresh_now, args=(world,), name="refresher")
     got: list[str] = []
     on_demand = threading.Thread(
-        target=lambda: got.append(tokens.access_token(world.db, pinterest_refresher(world.settings), user.id)),
+        target=lambda: got.append(tokens.access_token(world.db, pinterest_refresher(world.settings), user.id, reader="tests")),
         name="on-demand")
     periodic.start()
     try:
@@ -209,16 +209,16 @@ def test_access_token_on_demand_refreshes_first_only_inside_the_window(world, us
     world.connect(user.headers)
     refresher = pinterest_refresher(world.settings)
     stored = world.credential(user.id, "access_token")
-    assert tokens.access_token(world.db, refresher, user.id) == stored
+    assert tokens.access_token(world.db, refresher, user.id, reader="tests") == stored
     assert fake.token_requests("refresh_token") == 0
 
     expire_within(database_url, user.id, "2 days")
-    fresh = tokens.access_token(world.db, refresher, user.id)
+    fresh = tokens.access_token(world.db, refresher, user.id, reader="tests")
 
     assert fresh != stored and fresh == world.credential(user.id, "access_token") and fresh in fake.access_tokens
     assert fake.token_requests("refresh_token") == 1
     assert fake.refresh_tokens == {world.credential(user.id, "refresh_token")}
-    assert tokens.access_token(world.db, refresher, user.id) == fresh
+    assert tokens.access_token(world.db, refresher, user.id, reader="tests") == fresh
     assert fake.token_requests("refresh_token") == 1
 
 
@@ -227,7 +227,7 @@ def test_access_token_on_demand_with_a_refused_refresh_raises_and_marks_expired(
     expire_within(database_url, user.id, "1 day")
     world.fake.revoke()
     with pytest.raises(tokens.ReconnectRequired):
-        tokens.access_token(world.db, pinterest_refresher(world.settings), user.id)
+        tokens.access_token(world.db, pinterest_refresher(world.settings), user.id, reader="tests")
     assert world.integration(user.id)["status"] == "expired"
 
 

@@ -231,7 +231,8 @@ def _mail_access(context: WorkerContext, user_id: str) -> tuple[Provider, Mailer
     with context.db.as_service() as conn:
         integration = conn.execute("select status, metadata from public.integrations"
                                    " where user_id = %s and provider = %s", [user_id, provider.name]).fetchone()
-        api_key = vault.get_credential(conn, user_id, provider.name, "api_key")
+        api_key = vault.get_credential(conn, user_id, provider.name, "api_key", reader=RUN_OPERATION,
+                                       purpose="email a scheduled export")
     if integration is None or integration["status"] == "disconnected" or not api_key:
         raise PermanentError(f"{provider.label} is not connected: connect {provider.label} to receive scheduled"
                              " exports by email, or switch the schedule to download")

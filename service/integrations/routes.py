@@ -127,3 +127,32 @@ def disconnect(provider: str, caller: Caller) -> IntegrationView:
                                         delete_credentials=not cleanup_owns_credentials)
     log.info("%s disconnected for user %s", declared.label, caller.user_id)
     return view(declared, row)
+
+
+class CredentialRead(BaseModel):
+    provider: str
+    credential_type: str
+    reader: str = Field(description="the part of the service that read it (an operation or a route)")
+    purpose: str
+    found: bool
+    read_at: datetime
+
+
+class CredentialReadsQuery(Strict):
+    limit: int = Field(50, ge=1, le=500, description="Reads per page, newest first")
+    offset: int = Field(0, ge=0, le=1_000_000, description="Reads to skip")
+
+
+class CredentialReads(BaseModel):
+    reads: list[CredentialRead]
+
+
+@bp.get("/api/integrations/credential-reads")
+@endpoint("When the service read the caller's stored credentials, which part of it, and why (never the value)",
+          query=CredentialReadsQuery, response=CredentialReads, tags=TAGS)
+def credential_reads(caller: Caller, query: CredentialReadsQuery) -> CredentialReads:
+    with services().db.as_user(caller.claims) as conn:
+        rows = conn.execute(
+            "select provider, credential_type, reader, purpose, found, read_at from public.credential_reads"
+            " order by read_at desc, id desc limit %s offset %s", [query.limit, query.offset]).fetchall()
+    return CredentialReads(reads=[CredentialRead.model_validate(row) for row in rows])

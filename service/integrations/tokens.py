@@ -28,6 +28,9 @@ from .catalog import Refresher
 log = logging.getLogger(__name__)
 
 
+REFRESH_JOB = "tokens.refresh"
+
+
 class ReconnectRequired(PermanentError):
     """The provider refused the refresh: the integration is `expired` until the user reconnects."""
 
@@ -41,9 +44,11 @@ def _due(row: Mapping[str, Any], window: timedelta) -> bool:
     return expires is not None and expires < datetime.now(timezone.utc) + window
 
 
-def _refresh_locked(conn: Any, refresher: Refresher, user_id: str, row: Mapping[str, Any]) -> ProviderAuthError | None:
+def _refresh_locked(conn: Any, refresher: Refresher, user_id: str, row: Mapping[str, Any],
+                    reader: str) -> ProviderAuthError | None:
     """Refreshes while the caller holds the row lock; returns the refusal, if the provider refused."""
-    refresh_token = vault.get_credential(conn, user_id, refresher.provider, "refresh_token")
+    refresh_token = vault.get_credential(conn, user_id, refresher.provider, "refresh_token", reader=reader,
+                                         purpose=f"refresh the {refresher.name} access token")
     if not refresh_token:
         raise NotConnected(f"{refresher.name}: no refresh token stored; reconnect")
     try:
@@ -58,18 +63,22 @@ def _refresh_locked(conn: Any, refresher: Refresher, user_id: str, row: Mapping[
     return None
 
 
-def access_token(db: Database, refresher: Refresher, user_id: str, *, allow_disconnected: bool = False) -> str:
+def access_token(db: Database, refresher: Refresher, user_id: str, *, reader: str,
+                 allow_disconnected: bool = False) -> str:
     """A usable access token, refreshed first when it expires within the provider's window.
 
-    `allow_disconnected`: clean-up after a disconnect still needs the token it is about to delete.
+    `reader`: the part of the service that will call the provider with it (the credential-read
+    audit names it). `allow_disconnected`: clean-up after a disconnect still needs the token it
+    is about to delete.
     """
     with db.as_service() as conn:
         row = records.lock(conn, user_id, refresher.provider)  # waits for a refresh under way
         usable = {"connected", "disconnected"} if allow_disconnected else {"connected"}
         if row is None or row["status"] not in usable:
             raise NotConnected(f"{refresher.name} is not connected")
-        refused = _refresh_locked(conn, refresher, user_id, row) if _due(row, refresher.window) else None
-        token = None if refused else vault.get_credential(conn, user_id, refresher.provider, "access_token")
+        refused = _refresh_locked(conn, refresher, user_id, row, reader) if _due(row, refresher.window) else None
+        token = None if refused else vault.get_credential(conn, user_id, refresher.provider, "access_token",
+                                                          reader=reader, purpose=f"call {refresher.name}")
     if refused is not None:
         raise ReconnectRequired(f"{refresher.name} refused the refresh; the user must reconnect") from refused
     if not token:
@@ -89,7 +98,7 @@ def refresh_if_due(db: Database, refresher: Refresher, user_id: str) -> str:
             return "busy"
         if row["status"] != "connected" or not _due(row, refresher.window):
             return "not due"
-        refused = _refresh_locked(conn, refresher, user_id, row)
+        refused = _refresh_locked(conn, refresher, user_id, row, REFRESH_JOB)
     return "expired" if refused else "refreshed"
 
 
@@ -123,4 +132,4 @@ def _record_failure(db: Database, refresher: Refresher, user_id: str, exc: Excep
 
 
 def register(registry: Registry, settings: Settings) -> None:
-    registry.periodic("tokens.refresh", settings.token_refresh_every_seconds, refresh_due_tokens)
+    registry.periodic(REFRESH_JOB, settings.token_refresh_every_seconds, refresh_due_tokens)

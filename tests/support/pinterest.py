@@ -53,7 +53,7 @@ class PinterestWorld:
 
     def credential(self, user_id: str, credential_type: str) -> str | None:
         with self.db.as_service() as conn:
-            row = conn.execute("select public.get_credential(%s, 'pinterest', %s) as value",
+            row = conn.execute("select public.get_credential(%s, 'pinterest', %s, 'tests', 'check what is stored') as value",
                                [user_id, credential_type]).fetchone()
         return None if row is None else row["value"]
 

@@ -51,7 +51,7 @@ def integration(url: str, user_id: str) -> dict:
 def credential(url: str, user_id: str, kind: str) -> str | None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("set role service_role")
-        return conn.execute("select public.get_credential(%s, 'shopify', %s)", [user_id, kind]).fetchone()[0]
+        return conn.execute("select public.get_credential(%s, 'shopify', %s, 'tests', 'check what is stored')", [user_id, kind]).fetchone()[0]
 
 
 def begin(client, user, shop: str = SHOP) -> str:  # type: ignore[no-untyped-def]

@@ -23,7 +23,7 @@ def sync_boards(job: Job) -> None:
     pinterest_refresher = refresher(settings)
     if pinterest_refresher is None:
         raise PermanentError("Pinterest is not configured on this server")
-    access = tokens.access_token(db, pinterest_refresher, job.user_id)
+    access = tokens.access_token(db, pinterest_refresher, job.user_id, reader=job.operation_type)
     try:
         boards = [asdict(board) for board in client(settings).boards(access)]
     except ProviderAuthError as refused:

@@ -10,7 +10,6 @@ from typing import Any
 import psycopg
 
 from ...config import Settings
-from ...db import Database
 from ...errors import PermanentError, ProviderAuthError, ProviderError, sqlstate_of
 from ...integrations import records, tokens
 from ...queue.enqueue import enqueue
@@ -30,11 +29,12 @@ def webhook_address(settings: Settings) -> str:
     return f"{settings.public_base_url}/api/webhooks/shopify"
 
 
-def _usable_token(db: Database, settings: Settings, user_id: str, *, allow_disconnected: bool = False) -> str:
-    shopify_refresher = refresher(settings)
+def _usable_token(job: Job, *, allow_disconnected: bool = False) -> str:
+    shopify_refresher = refresher(job.context.settings)
     if shopify_refresher is None:
         raise PermanentError("Shopify is not configured on this server")
-    return tokens.access_token(db, shopify_refresher, user_id, allow_disconnected=allow_disconnected)
+    return tokens.access_token(job.context.db, shopify_refresher, job.user_id, reader=job.operation_type,
+                               allow_disconnected=allow_disconnected)
 
 
 def register_webhooks(job: Job) -> None:
@@ -53,7 +53,7 @@ def register_webhooks(job: Job) -> None:
             "select topic from public.shopify_webhooks where user_id = %s and shop_domain = %s", [job.user_id, shop])}
     if row is None or row["status"] != "connected" or (row["metadata"] or {}).get("shop_domain") != shop:
         return  # disconnected or reconnected to another shop since: nothing to register
-    access = _usable_token(db, settings, job.user_id)
+    access = _usable_token(job)
     shopify, address = client(settings), webhook_address(settings)
     remote = {w["topic"]: w["id"] for w in shopify.list_webhooks(shop, access) if w["uri"] == address}
     for topic in WEBHOOK_TOPICS:
@@ -87,7 +87,7 @@ def disconnect_cleanup(job: Job) -> None:
         return
     shop = str(job.payload["shop"])
     try:
-        access = _usable_token(db, settings, job.user_id, allow_disconnected=True)
+        access = _usable_token(job, allow_disconnected=True)
         shopify = client(settings)
         for subscription_id in subscriptions:
             shopify.delete_webhook(shop, access, subscription_id)
