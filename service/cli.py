@@ -36,6 +36,15 @@ def _ensure_dev_secret(settings: Settings) -> None:
         settings.dev_jwt_secret_file.chmod(0o600)
 
 
+def _start_local_cluster(settings: Settings) -> tuple[LocalCluster, bool]:
+    """Initialises (once) and starts the local cluster; True when it was created now."""
+    cluster = _cluster(settings)
+    created = cluster.init()
+    cluster.start()
+    _ensure_dev_secret(settings)
+    return cluster, created
+
+
 def _database_url(settings: Settings, *, start_local: bool = True) -> str:
     """`DATABASE_URL`, or the local cluster (started if it is not running)."""
     if settings.database_url:
@@ -78,14 +87,7 @@ def db() -> None:
 @db.command("up")
 def db_up() -> None:
     """Initialise (once) and start the local cluster; print its URL."""
-    settings = _settings()
-    cluster = _cluster(settings)
-    try:
-        created = cluster.init()
-        cluster.start()
-    except LocalDbError as exc:
-        raise click.ClickException(str(exc)) from None
-    _ensure_dev_secret(settings)
+    cluster, created = _start_local_cluster(_settings())
     if created:
         click.echo(f"initialised a local cluster under {cluster.root}", err=True)
     click.echo(cluster.url())
@@ -278,15 +280,9 @@ def run(email: str) -> None:
         url = settings.database_url
         created = False
     else:
-        cluster = _cluster(settings)
-        try:
-            created = cluster.init()
-            cluster.start()
-        except LocalDbError as exc:
-            raise click.ClickException(str(exc)) from None
-        _ensure_dev_secret(settings)
+        cluster, created = _start_local_cluster(settings)
         url = cluster.url()
-        settings = _settings()
+        settings = _settings()  # now with the dev secret `haven db up` made
     try:
         migrate(url, report=lambda line: click.echo(line, err=True))
     except MigrationError as exc:

@@ -7,15 +7,14 @@ Storing again replaces the value in place; deleting an integration or a user del
 """
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import psycopg
 
 from .config import Settings
+from .queue.maintenance import prune
 from .queue.registry import Registry, WorkerContext
 
-log = logging.getLogger(__name__)
 PRUNE_READS_EVERY_SECONDS = 24 * 3600.0
 
 
@@ -39,11 +38,8 @@ def delete_credentials(conn: psycopg.Connection[Any], user_id: str, provider: st
 
 
 def prune_credential_reads(context: WorkerContext) -> None:
-    with context.db.as_service() as conn:
-        row = conn.execute("select public.prune_credential_reads(make_interval(days => %s)) as pruned",
-                           [context.settings.keep_credential_reads_days]).fetchone()
-    if row and row["pruned"]:
-        log.info("pruned %d credential read(s) past the retention", row["pruned"])
+    prune(context, "select public.prune_credential_reads(make_interval(days => %s)) as pruned",
+          [context.settings.keep_credential_reads_days], "credential read(s) past the retention")
 
 
 def register(registry: Registry, settings: Settings) -> None:

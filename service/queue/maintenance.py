@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from ..config import Settings
 from .registry import Registry, WorkerContext
@@ -23,12 +24,19 @@ def rescue_stale_items(context: WorkerContext) -> None:
         log.warning("rescued %d item(s) from workers that stopped heart-beating", row["rescued"])
 
 
-def prune_resolved_items(context: WorkerContext) -> None:
+def prune(context: WorkerContext, statement: str, params: list[Any], what: str) -> int:
+    """Runs one pruning function (its result named `pruned`) as the service; logs what went."""
     with context.db.as_service() as conn:
-        row = conn.execute("select public.prune_retry_queue(make_interval(days => %s)) as pruned",
-                           [context.settings.queue_keep_resolved_days]).fetchone()
-    if row and row["pruned"]:
-        log.info("pruned %d resolved item(s)", row["pruned"])
+        row = conn.execute(statement, params).fetchone()
+    pruned = int(row["pruned"]) if row and row["pruned"] else 0
+    if pruned:
+        log.info("pruned %d %s", pruned, what)
+    return pruned
+
+
+def prune_resolved_items(context: WorkerContext) -> None:
+    prune(context, "select public.prune_retry_queue(make_interval(days => %s)) as pruned",
+          [context.settings.queue_keep_resolved_days], "resolved item(s)")
 
 
 def register(registry: Registry, settings: Settings) -> None:

@@ -13,6 +13,7 @@ from ...config import Settings
 from ...errors import PermanentError, ProviderAuthError, ProviderError, sqlstate_of
 from ...integrations import records, tokens
 from ...queue.enqueue import enqueue
+from ...queue.maintenance import prune
 from ...queue.registry import Job, Registry, WorkerContext
 from .client import NAME, topic_enum
 from .oauth import client, refresher
@@ -135,11 +136,8 @@ def process_webhook(job: Job) -> None:
 
 
 def prune_handled_deliveries(context: WorkerContext) -> None:
-    with context.db.as_service() as conn:
-        row = conn.execute("select public.prune_shopify_webhook_events(make_interval(days => %s)) as pruned",
-                           [context.settings.shopify_keep_webhook_days]).fetchone()
-    if row and row["pruned"]:
-        log.info("pruned %d handled Shopify webhook deliveries", row["pruned"])
+    prune(context, "select public.prune_shopify_webhook_events(make_interval(days => %s)) as pruned",
+          [context.settings.shopify_keep_webhook_days], "handled Shopify webhook deliveries")
 
 
 def register(registry: Registry, settings: Settings) -> None:
