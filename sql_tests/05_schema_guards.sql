@@ -38,10 +38,8 @@ select is_empty(
   'every SECURITY DEFINER function in public pins search_path to an empty string'
 );
 
--- Exceptions: SECURITY DEFINER functions a signed-in user must call.
--- set_setup_step: users may not write setup_progress, so this function writes it for them, on
--- their own row only (issue 4). retry_now: users hold no UPDATE on retry_queue, so the one
--- change they may make to their own row goes through it (issue 5).
+-- No exceptions: what users may change is bounded by RLS, column grants, CHECKs and triggers,
+-- never by a function running with its owner's rights.
 select is_empty(
   $$
     select p.oid::regprocedure, r.rolname
@@ -50,10 +48,6 @@ select is_empty(
     where p.pronamespace = 'public'::regnamespace
       and p.prosecdef
       and pg_catalog.has_function_privilege(r.rolname, p.oid, 'execute')
-      and not (
-        r.rolname = 'authenticated'
-        and p.oid::regprocedure::text = any(array['set_setup_step(text,text)', 'retry_now(uuid)'])
-      )
   $$,
   'no SECURITY DEFINER function in public is executable by anon or authenticated'
 );

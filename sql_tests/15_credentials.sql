@@ -171,7 +171,8 @@ select public.store_credential(:'alice', 'shopify', 'refresh_token', 'shprt_alic
 select public.store_credential(:'bob', 'shopify', 'access_token', 'shpat_bob');
 select public.delete_credentials(:'alice', 'shopify');
 select is(
-  public.get_credential(:'alice', 'shopify', 'refresh_token', 'tests', 'check'), null, 'deleted credentials read back as null'
+  public.get_credential(:'alice', 'shopify', 'refresh_token', 'tests', 'check'), null,
+  'deleted credentials read back as null'
 );
 select is(
   public.get_credential(:'bob', 'shopify', 'access_token', 'tests', 'check'), 'shpat_bob',

@@ -1,8 +1,9 @@
 -- Tests supabase/schemas/17_setup_progress.sql.
 -- set_setup_step(): the caller's own row only, known steps and statuses only; the service
--- variant; and the trigger completing a provider's step when it connects.
+-- variant; the guard on direct writes; and the trigger completing a provider's step when it
+-- connects. No SECURITY DEFINER: RLS, the CHECK and the guard bound what users write.
 begin;
-select plan(20);
+select plan(22);
 
 select tests.create_user('alice@example.com') as alice \gset
 select tests.create_user('bob@example.com') as bob \gset
@@ -14,16 +15,19 @@ select function_privs_are(
   'public', 'set_setup_step', array['text', 'text'], 'authenticated', array['EXECUTE'],
   'signed-in users call set_setup_step'
 );
-select function_privs_are(
-  'public', 'set_setup_step_for_user', array['uuid', 'text', 'text'], 'authenticated', array[]::text[],
-  'users cannot set another user''s steps through the service variant'
+select tests.authenticate_as(:'alice');
+select throws_ok(
+  format($$select public.set_setup_step_for_user(%L, 'import', 'skipped')$$, :'bob'),
+  'P0002', null,
+  'a user reaching the service variant cannot set another user''s steps (RLS)'
 );
+select tests.clear_authentication();
 select ok(
   (
-    select p.prosecdef and p.proconfig @> array['search_path=""']
+    select not p.prosecdef and p.proconfig @> array['search_path=""']
     from pg_catalog.pg_proc as p where p.oid = 'public.set_setup_step(text, text)'::regprocedure
   ),
-  'set_setup_step is SECURITY DEFINER with an empty search_path'
+  'set_setup_step is SECURITY INVOKER with an empty search_path'
 );
 
 select tests.authenticate_as(:'alice');
@@ -109,6 +113,19 @@ select is(
   (select s.setup_progress from public.user_settings as s where s.user_id = :'bob') ->> 'klaviyo',
   'pending',
   'another user''s progress is untouched'
+);
+select tests.clear_authentication();
+
+-- The guard holds for direct writes (the Data API) as for the function.
+select tests.authenticate_as(:'alice');
+select throws_ok(
+  $$update public.user_settings set setup_progress = setup_progress || '{"pinterest": "completed"}'$$,
+  '55000', 'connect pinterest before marking its setup step completed',
+  'a direct write cannot complete a connection step that is not connected'
+);
+select lives_ok(
+  $$update public.user_settings set setup_progress = setup_progress || '{"pinterest": "skipped"}'$$,
+  'a direct write may skip it'
 );
 select tests.clear_authentication();
 

@@ -3,7 +3,7 @@
 -- (SKIP LOCKED between two sessions needs two connections: tests/test_queue_sql.py.)
 begin;
 set local client_min_messages = warning;
-select plan(64);
+select plan(69);
 
 select has_table('public', 'retry_queue', 'public.retry_queue exists');
 select has_table('public', 'retry_attempts', 'public.retry_attempts exists');
@@ -13,7 +13,10 @@ select is(
   || 'WHERE (status = ''pending''::text)',
   'pending rows are indexed in due order for the claim'
 );
-select policies_are('public', 'retry_queue', array['retry_queue_select_own'], 'users may only read');
+select policies_are(
+  'public', 'retry_queue', array['retry_queue_select_own', 'retry_queue_update_own'],
+  'users read their rows, and update them only as retry_now does (the guard)'
+);
 select policies_are('public', 'retry_attempts', array['retry_attempts_select_own'], 'users may only read');
 
 select tests.create_user('alice@example.com') as alice \gset
@@ -262,6 +265,27 @@ select throws_ok(
 );
 select throws_ok(
   $$select public.retry_now(gen_random_uuid())$$, 'P0002', null, 'an unknown item is not found'
+);
+-- The same bounds hold for a direct update (the Data API): the guard, the column grants, RLS.
+select throws_ok(
+  format($$update public.retry_queue set next_retry_at = now() - interval '1 year' where id = %L$$, :'later'),
+  '42501', null, 'a user cannot jump the queue by dating an item back'
+);
+select throws_ok(
+  format($$update public.retry_queue set status = 'resolved' where id = %L$$, :'later'),
+  '42501', null, 'a user cannot resolve an item'
+);
+select throws_ok(
+  format($$update public.retry_queue set payload = '{"evil": true}' where id = %L$$, :'later'),
+  '42501', null, 'a user cannot touch a payload the worker runs with service rights'
+);
+select throws_ok(
+  format($$update public.retry_queue set status = 'pending', next_retry_at = now() where id = %L$$, :'a2'),
+  '55000', null, 'a processing item cannot be released by a user'
+);
+select is_empty(
+  format($$update public.retry_queue set next_retry_at = now() where id = %L returning id$$, :'b1'),
+  'another user''s item is not there to update (RLS)'
 );
 select is(
   public.retry_queue_counts(),

@@ -546,12 +546,8 @@ select is(
   'anon_security_definer_function_executable (WARN): anon can execute no SECURITY DEFINER function'
 );
 
--- 0029, WARN. An exception must be added here by name, in review, knowing that Supabase's
--- advisor will show it.
--- set_setup_step(text,text) (issue 4): users may not write user_settings.setup_progress, so this
--- function writes it for them, on (select auth.uid())'s row only, validating step and status.
--- retry_now(uuid) (issue 5): users hold no UPDATE on retry_queue (the worker runs payloads with
--- service rights), so making their own failed item due again goes through it, on their row only.
+-- 0029, WARN. As splinter checks it today: in every schema, not only the exposed ones, and with
+-- no exception (retry_now and set_setup_step are SECURITY INVOKER, bounded by RLS and triggers).
 select is(
   array(
     select p.oid::regprocedure::text as offender
@@ -560,7 +556,6 @@ select is(
       p.prosecdef
       and p.pronamespace in (select o.nsp from owned_schemas as o)
       and pg_catalog.has_function_privilege('authenticated', p.oid, 'execute')
-      and p.oid::regprocedure::text <> all(array['public.set_setup_step(text,text)', 'public.retry_now(uuid)'])
     order by offender
   ),
   '{}'::text[],

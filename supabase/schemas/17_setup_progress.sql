@@ -1,7 +1,52 @@
--- Changing setup wizard progress. Users may not write user_settings.setup_progress directly
--- (12_user_settings.sql): they call set_setup_step(), which checks the step and status and acts
--- on the caller's own row only. The service uses set_setup_step_for_user(), and connecting an
--- integration completes that provider's step by trigger.
+-- Changing setup wizard progress. A user changes their own row only (RLS), to a valid progress
+-- object (the CHECK in 12_user_settings.sql), and completes a connection step only by connecting
+-- (guard_setup_progress() below): through set_setup_step() or the Data API alike. The service
+-- uses set_setup_step_for_user(), and connecting an integration completes that provider's step
+-- by trigger.
+
+-- The column users may write, bounded by the CHECK, RLS and the guard below.
+grant update (setup_progress) on table public.user_settings to authenticated;
+
+create function public.guard_setup_progress()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+declare
+  step text;
+begin
+  if current_user <> 'authenticated' then
+    return new;  -- the service completes connection steps itself when a connection is made
+  end if;
+  -- A connection step is completed by connecting, not by saying so (skipping is fine).
+  for step in
+    select e.key
+    from pg_catalog.jsonb_each_text(new.setup_progress) as e
+    where
+      e.value = 'completed'
+      and e.value is distinct from old.setup_progress ->> e.key
+      and e.key = any(public.integration_providers())
+  loop
+    if not exists (
+      select from public.integrations as i
+      where i.user_id = new.user_id and i.provider = step and i.status = 'connected'
+    ) then
+      raise exception 'connect % before marking its setup step completed', step using errcode = '55000';
+    end if;
+  end loop;
+  return new;
+end
+$$;
+
+comment on function public.guard_setup_progress() is
+'BEFORE UPDATE OF setup_progress trigger on user_settings: a signed-in user completes a connection '
+'step only while that integration is connected. 55000 otherwise.';
+
+revoke all on function public.guard_setup_progress() from public, anon, authenticated, service_role;
+
+create trigger user_settings_guard_setup_progress
+before update of setup_progress on public.user_settings
+for each row execute function public.guard_setup_progress();
 
 create function public.set_setup_step_for_user(
   p_user_id uuid,
@@ -38,19 +83,20 @@ end
 $$;
 
 comment on function public.set_setup_step_for_user(uuid, text, text) is
-'Sets one wizard step of one user to pending, completed or skipped; returns the new progress. Service'
-' only. 22023: unknown step or status; P0002: no such user.';
+'Sets one wizard step of one user to pending, completed or skipped; returns the new progress. '
+'The service''s for any user; a signed-in user reaches only their own row (RLS). 22023: unknown '
+'step or status; P0002: no such user (or not the caller''s).';
 
--- SECURITY INVOKER: service_role updates user_settings with its own grant.
+-- SECURITY INVOKER: service_role updates user_settings with its own grant; a signed-in user (through
+-- set_setup_step) reaches their own row only, under the guard below.
 revoke all on function public.set_setup_step_for_user(uuid, text, text)
 from public, anon, authenticated;
-grant execute on function public.set_setup_step_for_user(uuid, text, text) to service_role;
+grant execute on function public.set_setup_step_for_user(uuid, text, text) to authenticated, service_role;
 
 create function public.set_setup_step(p_step text, p_status text)
 returns jsonb
 language plpgsql
--- Users may not update setup_progress themselves; this function is the one way they can.
-security definer
+-- SECURITY INVOKER: the caller's own row (RLS), the guard and the CHECK bound it.
 set search_path = ''
 as $$
 declare
@@ -58,17 +104,6 @@ declare
 begin
   if caller is null then
     raise exception 'set_setup_step: no signed-in user' using errcode = '42501';
-  end if;
-  -- A connection step is completed by connecting, not by saying so (skipping is fine).
-  if p_status = 'completed'
-    and p_step = any(public.setup_steps())
-    and p_step = any(public.integration_providers())
-    and not exists (
-      select from public.integrations as i
-      where i.user_id = caller and i.provider = p_step and i.status = 'connected'
-    ) then
-    raise exception 'connect % before marking its setup step completed', p_step
-      using errcode = '55000';
   end if;
   return public.set_setup_step_for_user(caller, p_step, p_status);
 end

@@ -1,6 +1,7 @@
 -- The retry queue: every operation that failed (or must run later) lands here, and `haven worker`
--- drains it. Users read their own rows; only the service writes, because the worker executes a
--- row's payload with service rights and a user-written row would be a privilege escalation.
+-- drains it. Users read their own rows; only the service writes them, because the worker executes a
+-- row's payload with service rights and a user-written row would be a privilege escalation. The
+-- one change a user may make is retry_now's: their pending or failed item due now.
 --
 -- The queue's state machine. Every transition is one function:
 --
@@ -95,9 +96,60 @@ create policy retry_queue_select_own on public.retry_queue
 for select to authenticated
 using (user_id = (select auth.uid()));
 
+-- Users may make one change, on their own rows: a pending or failed item due now (retry_now(),
+-- or the same update through the Data API). The columns it touches are theirs to update, and
+-- guard_user_retry() below refuses any other change.
+create policy retry_queue_update_own on public.retry_queue
+for update to authenticated
+using (user_id = (select auth.uid()))
+with check (user_id = (select auth.uid()));
+
 revoke all on table public.retry_queue from anon, authenticated, service_role;
 grant select on table public.retry_queue to authenticated;
+grant update (
+  status, next_retry_at, max_attempts, worker_id, claimed_at, heartbeat_at
+) on table public.retry_queue to authenticated;
 grant select, insert, update, delete on table public.retry_queue to service_role;
+
+create function public.guard_user_retry()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  -- The worker (service_role) and the owner move items through every state; a user only this.
+  if current_user <> 'authenticated' then
+    return new;
+  end if;
+  if old.status not in ('pending', 'failed') then
+    raise exception 'retry item % is %, only a pending or failed item can be retried', old.id, old.status
+      using errcode = '55000';
+  end if;
+  if
+    new.status <> 'pending'
+    or new.next_retry_at <> pg_catalog.now()
+    or new.max_attempts <> greatest(old.max_attempts, old.attempts + 1)
+    or new.worker_id is not null
+    or new.claimed_at is not null
+    or new.heartbeat_at is not null
+  then
+    raise exception 'a user may only make their own pending or failed item due now (retry_now)'
+      using errcode = '42501';
+  end if;
+  return new;
+end
+$$;
+
+comment on function public.guard_user_retry() is
+'BEFORE UPDATE trigger on retry_queue: an update by a signed-in user (not the service) may only '
+'make a pending or failed item due now, with one more attempt if it used them up, and release it '
+'(what retry_now() does). 55000: the item is processing or resolved; 42501: any other change.';
+
+revoke all on function public.guard_user_retry() from public, anon, authenticated, service_role;
+
+create trigger retry_queue_guard_user_retry
+before update on public.retry_queue
+for each row execute function public.guard_user_retry();
 
 create table public.retry_attempts (
   id bigint generated always as identity primary key,
@@ -525,9 +577,7 @@ grant execute on function public.rescue_stale_retry_items(interval, interval, in
 create function public.retry_now(p_id uuid)
 returns public.retry_queue
 language plpgsql
--- Users hold no UPDATE on retry_queue (they must not edit payloads or attempts), so this makes
--- exactly one change for them, on their own row only.
-security definer
+-- SECURITY INVOKER: the caller's own row only (RLS), and only this change (guard_user_retry()).
 set search_path = ''
 as $$
 declare
@@ -563,7 +613,7 @@ $$;
 comment on function public.retry_now(uuid) is
 'The caller''s pending or failed item becomes due now; a failed item at max_attempts gets one more '
 'attempt. Returns the item. P0002: no such item of the caller''s; 55000: it is processing or '
-'resolved. For signed-in users.';
+'resolved. For signed-in users (SECURITY INVOKER: RLS and guard_user_retry() bound it).';
 
 revoke all on function public.retry_now(uuid) from public, anon, authenticated;
 grant execute on function public.retry_now(uuid) to authenticated;
