@@ -1,8 +1,8 @@
 """Export throughput and memory: the streaming endpoint vs raw COPY vs the plan's in-memory build.
 
 On its own throwaway cluster: for 10k, 100k and 1M generated orders, a fresh `haven serve`
-(gunicorn, one gthread worker) on a free loopback port streams GET /api/export?type=orders&format=csv
-to a `requests` client that discards it; we report rows/s and the worker's peak RSS (VmHWM, so a
+(nginx in front of gunicorn, one gthread worker; HAVEN_FRONT=none: gunicorn alone) on a free
+loopback port streams GET /api/export?type=orders&format=csv to a `requests` client that discards it; we report rows/s and the worker's peak RSS (VmHWM, so a
 fresh server per size). Beside it: (a) the same COPY statement read with psycopg in this process
 (the physical limit), (b) the plan's approach — fetch every row, build the whole CSV string — in
 a forked child so its peak RSS is its own. Goals: endpoint >= 50% of raw COPY's rows/s, and the

@@ -1,7 +1,8 @@
 """Verified Shopify webhooks accepted per second under the production server, beside a no-op.
 
 Starts a throwaway cluster, a migrated database with one connected shop, and `haven serve`
-(gunicorn, gthread workers) on a free loopback port; then drives, in the same run and interleaved over three rounds (medians reported), the no-op
+(nginx in front of gunicorn gthread workers; HAVEN_FRONT=none: gunicorn alone) on a free loopback
+port; then drives, in the same run and interleaved over three rounds (medians reported), the no-op
 liveness route (GET /livez) and POST /api/webhooks/shopify with wrk. Every webhook is signed
 and carries its own X-Shopify-Webhook-Id, so each one is verified, recorded in the inbox and
 queued: the full path. Goal: at least 70 % of the no-op rate.
@@ -160,7 +161,8 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
     ratio = webhook_rate / noop_rate
-    print(f"server: haven serve (gunicorn gthread) on loopback; load: wrk -t{WRK_THREADS} -c{CONNECTIONS} "
+    front = os.environ.get("HAVEN_FRONT", "nginx")
+    print(f"server: haven serve (front: {front}, gunicorn gthread) on loopback; load: wrk -t{WRK_THREADS} -c{CONNECTIONS} "
           f"-d{DURATION_S}s; cores: {os.cpu_count()}")
     noop_rates = " ".join(f"{run['rate']:.0f}" for run in noop_runs)
     webhook_rates = " ".join(f"{run['rate']:.0f}" for run in webhook_runs)
