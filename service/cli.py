@@ -6,7 +6,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import click
@@ -14,7 +13,7 @@ import psycopg
 
 from .auth import sign_dev_token
 from .config import PROJECT_ROOT, Settings
-from .localdb import LocalCluster, LocalDbError, is_local_url
+from .localdb import LocalCluster, LocalDbError, ensure_local_user, is_local_url
 from .migrate import MigrationError, UnknownHistory, load_seed, migrate, recreate_database
 
 SQL_TESTS_DIR = PROJECT_ROOT / "sql_tests"
@@ -183,20 +182,6 @@ def dev_token(email: str, hours: int) -> None:
         raise click.ClickException("no SUPABASE_JWT_SECRET (and no local dev secret: run `haven db up`)")
     click.echo(sign_dev_token(settings.supabase_jwt_secret, ensure_local_user(url, email), email,
                               lifetime_seconds=hours * 3600))
-
-
-def ensure_local_user(url: str, email: str) -> str:
-    with psycopg.connect(url) as conn:
-        row = conn.execute("select id from auth.users where email = %s", [email]).fetchone()
-        if row:
-            return str(row[0])
-        user_id = str(uuid.uuid4())
-        conn.execute(
-            "insert into auth.users (id, aud, role, email, raw_app_meta_data, raw_user_meta_data)"
-            " values (%s, 'authenticated', 'authenticated', %s, '{\"provider\":\"email\"}', '{}')",
-            [user_id, email],
-        )
-        return user_id
 
 
 @main.command("serve")
