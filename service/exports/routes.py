@@ -75,6 +75,12 @@ def export_configs() -> ExportConfigs:
                       "holds (counted in the same snapshot before streaming); X-Export-Id names the "
                       "export_history row that records how the stream ended.")
 def export(caller: Caller, query: ExportQuery) -> Response:
+    return export_response(caller, query)
+
+
+def export_response(caller: Caller, query: ExportQuery) -> Response:
+    """Validates the request (400 naming the problem), then streams the export as the caller, as
+    the API and the console's download both answer it."""
     app_services = services()
     now = datetime.now(timezone.utc)
     request = resolve_export_request(
