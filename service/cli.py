@@ -264,7 +264,9 @@ def run(email: str) -> None:
     if created and load_seed(url):
         click.echo("seeded from supabase/seed.sql", err=True)
     base = f"http://{settings.host}:{settings.port}"
-    click.echo(f"Haven Hub core on {base}  (health: {base}/healthz, API: {base}/api/openapi.json)")
+    console = f"{base}/console/"
+    click.echo(f"Haven Hub console: {console}" + (f"  (sign in as {email})" if is_local_url(url) else ""))
+    click.echo(f"API: {base}/api/openapi.json, reference: {base}/console/api, health: {base}/healthz")
     if is_local_url(url) and settings.supabase_jwt_secret:
         token = sign_dev_token(settings.supabase_jwt_secret, ensure_local_user(url, email), email,
                                lifetime_seconds=24 * 3600)

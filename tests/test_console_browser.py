@@ -5,6 +5,7 @@ import csv
 
 import pytest
 
+from service.migrate import load_seed
 from tests.fakes.klaviyo import FakeKlaviyo
 
 from .support.browser import SHOP, chromium, live_server, sign_in  # noqa: F401 (chromium: a fixture)
@@ -114,7 +115,7 @@ def test_a_failed_item_is_retried_from_its_page(live, context, database_url):
     page.goto(f"{live.base}/console/failed")
     row = page.locator(f"#item-{item}")
     assert "5/5" in row.inner_text() and "Shopify: 503" in row.inner_text()
-    live.screenshot(page, "failed-operations")
+    live.screenshot(page, "failed-retry")
     row.get_by_role("button", name="Retry shopify.register_webhooks now").click()
     page.wait_for_selector("#page-outcome")
     assert "tried again now" in page.locator("#page-outcome").inner_text()
@@ -138,7 +139,7 @@ def test_an_export_is_downloaded_and_a_schedule_created_and_deleted(live, contex
     page.wait_for_url("**/console/data?type=orders*")
     page.get_by_label("Coupon Code").check()
     page.get_by_label("Range").select_option("30")
-    live.screenshot(page, "data")
+    live.screenshot(page, "data-export-form")
     with page.expect_download() as download:
         page.get_by_role("button", name="Download the export").click()
     path = download.value.path()
@@ -171,3 +172,19 @@ def test_phone_width_keeps_the_pages_usable(live, chromium, database_url):
         live.screenshot(page, "wizard-phone")
     finally:
         phone.close()
+
+
+def test_the_demo_shop_fills_every_page_and_the_api_reference_reads(live, context, database_url):
+    load_seed(database_url)
+    page = context.new_page()
+    sign_in(page, live.base)
+    for path, name, expect in (("/console/failed", "failed-operations", "shopify: 503 from the Admin API"),
+                               ("/console/data", "data", "stored file"),
+                               ("/console/api", "api-reference", "/api/export/schedules")):
+        page.goto(f"{live.base}{path}")
+        page.get_by_text(expect).first.wait_for()
+        live.screenshot(page, name)
+    # Keyboard: the API reference's first section link is reachable and visibly focused.
+    page.locator(".toc a").first.focus()
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid"
