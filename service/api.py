@@ -133,9 +133,25 @@ def spec_of(app: Flask, endpoint_name: str) -> Endpoint | None:
     return getattr(app.view_functions.get(endpoint_name), SPEC_ATTRIBUTE, None)
 
 
+PAGE_ATTRIBUTE = "haven_page"
+
+
+def page(view: F) -> F:
+    """Marks a console route (HTML for browsers, service/console/): not part of the JSON API, so
+    not in its OpenAPI document. Pages validate their own forms and answer in words."""
+    setattr(view, PAGE_ATTRIBUTE, True)
+    return view
+
+
+def is_page(app: Flask, endpoint_name: str) -> bool:
+    return bool(getattr(app.view_functions.get(endpoint_name), PAGE_ATTRIBUTE, False))
+
+
 def undocumented_routes(app: Flask) -> list[str]:
+    """Routes that are neither declared API endpoints nor console pages."""
     return sorted(rule.rule for rule in app.url_map.iter_rules()
-                  if rule.endpoint != "static" and spec_of(app, rule.endpoint) is None)
+                  if rule.endpoint != "static" and spec_of(app, rule.endpoint) is None
+                  and not is_page(app, rule.endpoint))
 
 
 _PATH_PARAM = re.compile(r"<(?:(?P<converter>[a-z_]+)(?:\([^)]*\))?:)?(?P<name>\w+)>")

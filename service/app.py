@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Flask
 
 from . import providers
+from .console.pages import BLUEPRINTS as CONSOLE_BLUEPRINTS
 from .auth import TokenVerifier
 from .config import Settings
 from .context import Services
@@ -23,7 +24,8 @@ from .queue.routes import bp as errors_bp
 from .setup.routes import bp as setup_bp
 from .system import bp as system_bp
 
-PLATFORM_BLUEPRINTS = (system_bp, metrics_bp, integrations_bp, setup_bp, exports_bp, export_schedules_bp, errors_bp)
+PLATFORM_BLUEPRINTS = (system_bp, metrics_bp, integrations_bp, setup_bp, exports_bp, export_schedules_bp, errors_bp,
+                       *CONSOLE_BLUEPRINTS)
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:

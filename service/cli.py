@@ -6,7 +6,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import click
@@ -15,7 +14,7 @@ import psycopg
 from .auth import sign_dev_token
 from .config import PROJECT_ROOT, Settings
 from .errors import HavenError
-from .localdb import LocalCluster, LocalDbError, is_local_url
+from .localdb import LocalCluster, LocalDbError, ensure_local_user, is_local_url
 from .migrate import MigrationError, UnknownHistory, load_seed, migrate, recreate_database
 
 SQL_TESTS_DIR = PROJECT_ROOT / "sql_tests"
@@ -199,20 +198,6 @@ def dev_token(email: str, hours: int) -> None:
                               lifetime_seconds=hours * 3600))
 
 
-def ensure_local_user(url: str, email: str) -> str:
-    with psycopg.connect(url) as conn:
-        row = conn.execute("select id from auth.users where email = %s", [email]).fetchone()
-        if row:
-            return str(row[0])
-        user_id = str(uuid.uuid4())
-        conn.execute(
-            "insert into auth.users (id, aud, role, email, raw_app_meta_data, raw_user_meta_data)"
-            " values (%s, 'authenticated', 'authenticated', %s, '{\"provider\":\"email\"}', '{}')",
-            [user_id, email],
-        )
-        return user_id
-
-
 @main.command("serve")
 @click.option("--host", default=None, help="Interface to bind (HAVEN_HOST).")
 @click.option("--port", default=None, type=int, help="Port (HAVEN_PORT).")
@@ -290,7 +275,9 @@ def run(email: str) -> None:
     if created and load_seed(url):
         click.echo("seeded from supabase/seed.sql", err=True)
     base = settings.served_url
-    click.echo(f"Haven Hub core on {base}  (health: {base}/healthz, API: {base}/api/openapi.json)")
+    console = f"{base}/console/"
+    click.echo(f"Haven Hub console: {console}" + (f"  (sign in as {email})" if is_local_url(url) else ""))
+    click.echo(f"API: {base}/api/openapi.json, reference: {base}/console/api, health: {base}/healthz")
     if is_local_url(url) and settings.supabase_jwt_secret:
         token = sign_dev_token(settings.supabase_jwt_secret, ensure_local_user(url, email), email,
                                lifetime_seconds=24 * 3600)

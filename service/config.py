@@ -42,6 +42,19 @@ class Settings:
     jwt_audience: str = field(default="authenticated", metadata={"env": "SUPABASE_JWT_AUDIENCE"})
     jwks_cache_seconds: int = field(default=600, metadata={"env": "SUPABASE_JWKS_CACHE_SECONDS"})
 
+    # Supabase Auth for the console's sign-in (hosted projects): the project URL (its Auth API is
+    # <url>/auth/v1) and its publishable (anon) key. Unset: the console offers the local sign-in,
+    # and only against a database on this machine.
+    supabase_url: str | None = field(default=None, metadata={"env": "SUPABASE_URL"})
+    supabase_anon_key: str | None = field(default=None, metadata={"env": "SUPABASE_ANON_KEY", "secret": True})
+    # Console sessions end after this long without a request, and at the latest this long after
+    # sign-in; sign-in attempts are limited per account and per client address over a window.
+    console_session_idle_hours: float = field(default=12.0, metadata={"env": "HAVEN_CONSOLE_SESSION_IDLE_HOURS"})
+    console_session_max_hours: float = field(default=168.0, metadata={"env": "HAVEN_CONSOLE_SESSION_MAX_HOURS"})
+    sign_in_account_limit: int = field(default=10, metadata={"env": "HAVEN_SIGN_IN_ACCOUNT_LIMIT"})
+    sign_in_address_limit: int = field(default=50, metadata={"env": "HAVEN_SIGN_IN_ADDRESS_LIMIT"})
+    sign_in_window_seconds: int = field(default=900, metadata={"env": "HAVEN_SIGN_IN_WINDOW_SECONDS"})
+
     # Where the front end lives (OAuth callbacks redirect there; unset: this service's own address)
     # and where this service listens.
     app_url: str | None = field(default=None, metadata={"env": "APP_URL"})

@@ -13,10 +13,12 @@ import secrets
 import shutil
 import socket
 import subprocess
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from .errors import HavenError
@@ -203,3 +205,22 @@ def is_local_url(url: str) -> bool:
     """True when a URL points at this machine's loopback (the only place `db reset` may wipe)."""
     hosts = (conninfo_to_dict(url).get("host") or "localhost").split(",")
     return all(host in {"127.0.0.1", "localhost", "::1"} or host.startswith("/") for host in hosts)
+
+
+def ensure_local_user(url: str, email: str) -> str:
+    """The id of the local user with this email, created as Supabase Auth would if missing.
+
+    For local databases only (`haven dev-token`, the console's local sign-in): callers check
+    `is_local_url` first. It connects as the URL's own role, since only an owner may write
+    auth.users, as on Supabase only Auth itself does."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("select id from auth.users where lower(email) = lower(%s)", [email]).fetchone()
+        if row:
+            return str(row[0])
+        user_id = str(uuid.uuid4())
+        conn.execute(
+            "insert into auth.users (id, aud, role, email, raw_app_meta_data, raw_user_meta_data)"
+            " values (%s, 'authenticated', 'authenticated', %s, '{\"provider\":\"email\"}', '{}')",
+            [user_id, email],
+        )
+        return user_id

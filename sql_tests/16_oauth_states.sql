@@ -2,9 +2,10 @@
 -- OAuth states: hashed, bound to user/provider/shop, 10-minute expiry, single use, pruned;
 -- reachable by the service only.
 begin;
-select plan(26);
+select plan(35);
 
 select tests.create_user('alice@example.com') as alice \gset
+select tests.create_user('bob@example.com') as bob \gset
 
 select is_empty(
   $$
@@ -12,8 +13,10 @@ select is_empty(
     from pg_catalog.pg_proc as p
     cross join pg_catalog.unnest(array['anon', 'authenticated']) as r (rolname)
     where p.oid in (
-      'public.begin_oauth(uuid, text, text)'::regprocedure,
+      'public.begin_oauth(uuid, text, text, bytea)'::regprocedure,
       'public.consume_oauth_state(text, text, text)'::regprocedure,
+      'public.await_oauth_confirmation(uuid, text)'::regprocedure,
+      'public.take_oauth_confirmation(text, text, uuid)'::regprocedure,
       'public.prune_oauth_states()'::regprocedure
     )
       and pg_catalog.has_function_privilege(r.rolname, p.oid, 'execute')
@@ -72,7 +75,8 @@ select results_eq(
 
 select tests.authenticate_as_service();
 select is(
-  public.consume_oauth_state('shopify', :'shop_state', 'demo-shop.myshopify.com'), :'alice'::uuid,
+  (select user_id from public.consume_oauth_state('shopify', :'shop_state', 'demo-shop.myshopify.com')),
+  :'alice'::uuid,
   'consuming a state returns the user who began the flow'
 );
 select throws_ok(
@@ -123,6 +127,54 @@ select throws_ok(
 );
 select throws_ok(
   $$select public.begin_oauth(gen_random_uuid(), 'pinterest')$$, 'P0002', null, 'an unknown user'
+);
+
+
+-- Bound to the browser: a console flow carries its session's hash; a JSON API flow is held.
+select tests.authenticate_as_service();
+select public.begin_oauth(:'alice', 'pinterest', null, sha256('session-a')) as bound_state \gset
+select * from public.consume_oauth_state('pinterest', :'bound_state') \gset bound_
+select results_eq(
+  format($$values (%L::uuid, %L::bytea)$$, :'bound_user_id', :'bound_browser_binding'),
+  format($$values (%L::uuid, sha256('session-a'))$$, :'alice'),
+  'a console flow hands the callback the hash of the session that began it'
+);
+select throws_ok(
+  format($$select public.begin_oauth(%L, 'pinterest', null, '\x01'::bytea)$$, :'alice'), '22023', null,
+  'a browser binding is a SHA-256'
+);
+select throws_ok(
+  format($$select public.await_oauth_confirmation(%L, 'code')$$, :'bound_state_id'),
+  '22023', null, 'a console flow is never held for confirmation'
+);
+select public.begin_oauth(:'alice', 'shopify', 'held-shop.myshopify.com') as api_state \gset
+select state_id as api_state_id
+from public.consume_oauth_state('shopify', :'api_state', 'held-shop.myshopify.com') \gset
+select public.await_oauth_confirmation(:'api_state_id', 'the-code') as confirmation \gset
+select ok(:'confirmation' ~ '^[0-9a-f]{64}$', 'a held callback gets a random one-time confirmation id');
+select throws_ok(
+  format($$select * from public.take_oauth_confirmation('shopify', %L, %L)$$, :'confirmation', :'bob'),
+  '22023', 'oauth confirmation belongs to another account', 'another account cannot confirm the flow'
+);
+select throws_ok(
+  format($$select * from public.take_oauth_confirmation('pinterest', %L, %L)$$, :'confirmation', :'alice'),
+  '22023', 'oauth confirmation was issued for another provider', 'a confirmation is for its provider'
+);
+select results_eq(
+  format(
+    $$select code, shop_domain from public.take_oauth_confirmation('shopify', %L, %L)$$, :'confirmation', :'alice'
+  ),
+  $$values ('the-code', 'held-shop.myshopify.com')$$,
+  'the user who began the flow takes the held code and the shop'
+);
+select throws_ok(
+  format($$select * from public.take_oauth_confirmation('shopify', %L, %L)$$, :'confirmation', :'alice'),
+  '22023', 'oauth confirmation already used', 'a confirmation works once'
+);
+select tests.clear_authentication();
+select is(
+  (select count(*) from public.oauth_states where pending_code is not null), 0::bigint,
+  'no code stays held once taken'
 );
 
 -- Pruning: states that expired over an hour ago go; recent ones stay (so they say "expired").

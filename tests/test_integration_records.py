@@ -69,7 +69,7 @@ def test_oauth_state_round_trip_and_reasons(db, user):
         state = begin_oauth(conn, user.id, "shopify", "demo.myshopify.com")
         other = begin_oauth(conn, user.id, "pinterest")
     with db.as_service() as conn:
-        assert consume_oauth_state(conn, "shopify", state, "demo.myshopify.com") == user.id
+        assert consume_oauth_state(conn, "shopify", state, "demo.myshopify.com").user_id == user.id
     cases = [("shopify", state, "demo.myshopify.com", "used"), ("shopify", "forged", None, "unknown"),
              ("shopify", other, "demo.myshopify.com", "other_provider")]
     for provider, raw, shop, reason in cases:

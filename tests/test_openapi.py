@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from service.api import undocumented_routes
+from service.api import is_page, undocumented_routes
 
 
 def test_every_route_is_declared(app):
@@ -14,7 +14,7 @@ def test_document_lists_every_route_and_method(app, client):
     document = client.get("/api/openapi.json").json
     assert document["openapi"].startswith("3.")
     for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static":
+        if rule.endpoint == "static" or is_page(app, rule.endpoint):
             continue
         path = re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", rule.rule)
         assert path in document["paths"], rule.rule
@@ -39,3 +39,10 @@ def test_document_references_resolve(client):
 
     walk(document)
     assert document["paths"]["/api/me"]["get"]["security"] == [{"supabaseJwt": []}]
+
+
+def test_console_pages_stay_out_of_the_api_document(app, client):
+    document = client.get("/api/openapi.json").json
+    pages = [rule.rule for rule in app.url_map.iter_rules() if is_page(app, rule.endpoint)]
+    assert "/console/sign-in" in pages
+    assert not any(path.startswith("/console") for path in document["paths"])

@@ -97,7 +97,7 @@ def test_install_is_409_when_pinterest_is_not_configured(client, user, database_
         assert conn.execute("select (select count(*) from public.oauth_states)"
                             " + (select count(*) from public.integrations)").fetchone()[0] == 0
     callback = client.get("/api/integrations/pinterest/callback?code=c&state=s")
-    assert callback.status_code == 302 and callback.headers["Location"].endswith("?error=not_configured")
+    assert callback.status_code == 302 and callback.headers["Location"].endswith("?error=not_configured&provider=pinterest")
 
 
 # --- the whole flow -----------------------------------------------------------------------------
@@ -109,10 +109,9 @@ def test_connect_stores_tokens_records_expiry_completes_the_step_and_syncs_board
     state = query(world.authorize_url(user.headers))["state"]
     now = datetime.now(timezone.utc)
 
-    response = world.callback(fake.approve(state, CALLBACK))
+    response = world.confirm(world.callback(fake.approve(state, CALLBACK)), user.headers)
 
-    assert response.status_code == 302
-    assert response.headers["Location"] == f"{FRONT_END}?success=pinterest_connected"
+    assert response.status_code == 200 and response.json == {"provider": "pinterest", "connected": True}
     exchange = [r for r in fake.requests if r["op"] == "token"]
     assert exchange == [{"op": "token", "grant_type": "authorization_code", "redirect_uri": CALLBACK}]
     access, refresh = world.credential(user.id, "access_token"), world.credential(user.id, "refresh_token")
@@ -317,7 +316,7 @@ def test_denied_consent_redirects_cleanly_and_records_the_error(world, user, dat
     state = world.state(user.headers)
     response = world.callback(world.fake.deny(state, CALLBACK))
     assert response.status_code == 302
-    assert response.headers["Location"] == f"{FRONT_END}?error=access_denied"
+    assert response.headers["Location"] == f"{FRONT_END}?error=access_denied&provider=pinterest"
     row = world.integration(user.id)
     assert row["status"] == "error" and "not granted" in row["last_error"] and row["last_error_at"]
     assert world.fake.requests == []
@@ -327,14 +326,14 @@ def test_denied_consent_redirects_cleanly_and_records_the_error(world, user, dat
     assert [a["action_type"] for a in activity(world.db, user.id)] == ["integration_error"]
     # The state was spent on the refusal.
     again = world.callback(world.fake.approve(state, CALLBACK))
-    assert again.headers["Location"] == f"{FRONT_END}?error=invalid_state"
+    assert again.headers["Location"] == f"{FRONT_END}?error=invalid_state&provider=pinterest"
 
 
 def test_denied_consent_leaves_a_working_connection_connected(world, user):
     world.connect(user.headers)
     tokens = world.credential(user.id, "access_token")
     response = world.callback(world.fake.deny(world.state(user.headers), CALLBACK))
-    assert response.headers["Location"] == f"{FRONT_END}?error=access_denied"
+    assert response.headers["Location"] == f"{FRONT_END}?error=access_denied&provider=pinterest"
     row = world.integration(user.id)
     assert row["status"] == "connected" and row["last_error"]
     assert world.credential(user.id, "access_token") == tokens
@@ -347,26 +346,26 @@ def test_missing_parameters_redirect_and_change_nothing(world, user, database_ur
     params = {k: state if v == "STATE" else v for k, v in params.items()}
     response = world.client.get("/api/integrations/pinterest/callback", query_string=params)
     assert response.status_code == 302
-    assert response.headers["Location"] == f"{FRONT_END}?error=missing_parameters"
+    assert response.headers["Location"] == f"{FRONT_END}?error=missing_parameters&provider=pinterest"
     row = world.integration(user.id)
     assert row["status"] == "connecting" and row["last_error"] is None
     assert world.fake.requests == [] and credential_rows(database_url, user.id) == 0
     # The state was not spent: the real answer still connects.
-    world.callback(world.fake.approve(state, CALLBACK))
+    world.confirm(world.callback(world.fake.approve(state, CALLBACK)), user.headers)
     assert world.integration(user.id)["status"] == "connected"
 
 
 def test_a_replayed_state_is_refused_and_changes_nothing(world, user):
     state = world.state(user.headers)
     url = world.fake.approve(state, CALLBACK)
-    world.callback(url)
+    world.confirm(world.callback(url), user.headers)
     stored = world.credential(user.id, "access_token"), world.credential(user.id, "refresh_token")
     row = world.integration(user.id)
 
     for replay in (url, world.fake.approve(state, CALLBACK)):
         response = world.callback(replay)
         assert response.status_code == 302
-        assert response.headers["Location"] == f"{FRONT_END}?error=invalid_state"
+        assert response.headers["Location"] == f"{FRONT_END}?error=invalid_state&provider=pinterest"
     assert world.fake.token_requests("authorization_code") == 1
     assert (world.credential(user.id, "access_token"), world.credential(user.id, "refresh_token")) == stored
     assert world.integration(user.id) == row
@@ -380,7 +379,7 @@ def test_an_expired_state_is_refused_and_changes_nothing(world, user, database_u
                             " expires_at = now() - interval '1 minute'").rowcount
     assert aged == 1
     response = world.callback(world.fake.approve(state, CALLBACK))
-    assert response.headers["Location"] == f"{FRONT_END}?error=invalid_state"
+    assert response.headers["Location"] == f"{FRONT_END}?error=invalid_state&provider=pinterest"
     row = world.integration(user.id)
     assert row["status"] == "connecting" and row["last_error"] is None
     assert world.fake.token_requests("authorization_code") == 0
@@ -397,7 +396,7 @@ def test_a_state_not_issued_for_pinterest_is_refused(world, user, state_of):
     else:
         state = "x" * 43
     response = world.callback(world.fake.approve(state, CALLBACK))
-    assert response.headers["Location"] == f"{FRONT_END}?error=invalid_state"
+    assert response.headers["Location"] == f"{FRONT_END}?error=invalid_state&provider=pinterest"
     assert world.fake.requests == []
     assert world.integration(user.id)["status"] == "connecting"
 
@@ -412,9 +411,8 @@ def test_a_failed_token_exchange_records_the_error_and_stores_nothing(world, use
         world.fake.fail_next("token", 503)
     else:
         world.fake.client_secret = "rotated-on-pinterest"
-    response = world.callback(url)
-    assert response.status_code == 302
-    assert response.headers["Location"] == f"{FRONT_END}?error=token_exchange_failed"
+    response = world.confirm(world.callback(url), user.headers)
+    assert response.status_code == 409 and response.json["error"] == "token_exchange_failed"
     row = world.integration(user.id)
     assert row["status"] == "error" and row["last_error"].startswith("Pinterest token exchange failed")
     assert row["token_expires_at"] is None and row["metadata"] == {}
@@ -424,8 +422,8 @@ def test_a_failed_token_exchange_records_the_error_and_stores_nothing(world, use
 
 def test_a_failed_account_read_stores_no_token(world, user, database_url):
     world.fake.fail_next("user_account", 500)
-    response = world.callback(world.fake.approve(world.state(user.headers), CALLBACK))
-    assert response.headers["Location"] == f"{FRONT_END}?error=account_failed"
+    response = world.confirm(world.callback(world.fake.approve(world.state(user.headers), CALLBACK)), user.headers)
+    assert response.status_code == 409 and response.json["error"] == "account_failed"
     row = world.integration(user.id)
     assert row["status"] == "error" and "account" in row["last_error"]
     assert credential_rows(database_url, user.id) == 0
@@ -481,7 +479,7 @@ def test_tokens_never_reach_logs_responses_redirects_activity_or_rows(world, mak
                    ).json["authorize_url"]
         approved = fake.approve(query(url)["state"], CALLBACK)
         codes.append(query(approved)["code"])
-        keep(world.callback(approved))
+        keep(world.confirm(keep(world.callback(approved)), who.headers))
     keep(world.callback(approved))  # replayed
     denied_state = world.state(alice.headers)
     keep(world.callback(fake.deny(denied_state, CALLBACK)))

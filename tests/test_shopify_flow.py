@@ -16,7 +16,8 @@ from service.providers.shopify.client import oauth_hmac
 
 from .support.db import sql
 from .support.flow import run_queued, worker_context
-from .support.shopify import CALLBACK, SHOP, begin, callback_path, connect, credential, integration, outcome
+from .support.shopify import (CALLBACK, SHOP, begin, callback_path, connect, credential, integration, outcome,
+                              settled)
 
 def test_install_redirects_to_shopify_for_an_offline_token(shop_client, fake, user, database_url):
     response = shop_client.get("/api/integrations/shopify/install?shop=Haven-Prints.myshopify.com",
@@ -143,7 +144,8 @@ def test_wrong_or_missing_hmac(shop_client, fake, user, database_url):
     assert outcome(shop_client.get(f"{CALLBACK}?{urlencode(missing)}")) == {"error": "invalid_hmac"}
     assert_nothing_changed(database_url, user.id)
     # The state was not spent by the refused attempts: the genuine callback still works.
-    assert outcome(shop_client.get(f"{CALLBACK}?{urlencode(params)}")) == {"success": "shopify_connected"}
+    assert settled(shop_client, shop_client.get(f"{CALLBACK}?{urlencode(params)}"), user) == \
+        {"success": "shopify_connected"}
 
 
 @pytest.mark.parametrize("field, value", [("code", "another-code"), ("shop", "other-shop.myshopify.com"),
@@ -165,7 +167,7 @@ def test_a_stale_timestamp_is_refused(shop_client, fake, user, database_url):
 
 def test_a_replayed_state_is_refused(shop_client, fake, user, database_url):
     state = begin(shop_client, user)
-    assert outcome(shop_client.get(f"{CALLBACK}?{urlencode(approved(fake, state))}")) == \
+    assert settled(shop_client, shop_client.get(f"{CALLBACK}?{urlencode(approved(fake, state))}"), user) == \
         {"success": "shopify_connected"}
     exchanges = len([r for r in fake.requests if r["op"] == "token"])
     assert outcome(shop_client.get(f"{CALLBACK}?{urlencode(approved(fake, state))}")) == {"error": "invalid_state"}
@@ -199,9 +201,18 @@ def test_a_state_of_another_provider_is_refused(shop_client, fake, user, databas
 def test_a_state_cannot_connect_another_users_account(shop_client, fake, make_user, database_url):
     alice, mallory = make_user(), make_user()
     state = begin(shop_client, alice)
-    # Mallory's own session cannot redeem Alice's state for herself: the state names its user.
-    assert outcome(shop_client.get(f"{CALLBACK}?{urlencode(approved(fake, state))}",
-                                   headers=mallory.headers)) == {"success": "shopify_connected"}
+    # Mallory cannot redeem Alice's state for herself: the state names its user, and only Alice
+    # may confirm the held connection.
+    held = outcome(shop_client.get(f"{CALLBACK}?{urlencode(approved(fake, state))}", headers=mallory.headers))
+    assert set(held) == {"confirm"}
+    assert integration(database_url, alice.id)["status"] == "connecting"
+    refused = shop_client.post("/api/integrations/shopify/confirm", json={"confirmation": held["confirm"]},
+                               headers=mallory.headers)
+    assert refused.status_code == 400 and refused.json["details"] == {"reason": "other_user"}
+    assert not [r for r in fake.requests if r["op"] == "token"]
+    confirmed = shop_client.post("/api/integrations/shopify/confirm", json={"confirmation": held["confirm"]},
+                                 headers=alice.headers)
+    assert confirmed.status_code == 200
     assert integration(database_url, alice.id)["status"] == "connected"
     assert integration(database_url, mallory.id) == {}
 
@@ -217,7 +228,8 @@ def test_a_signed_non_myshopify_domain_is_refused(shop_client, fake, user, datab
 def test_token_exchange_failure_leaves_error_and_nothing_stored(shop_client, fake, user, database_url):
     params = approved(fake, begin(shop_client, user))
     fake.fail_next("token", 500)
-    assert outcome(shop_client.get(f"{CALLBACK}?{urlencode(params)}")) == {"error": "token_exchange_failed"}
+    assert settled(shop_client, shop_client.get(f"{CALLBACK}?{urlencode(params)}"), user) == \
+        {"error": "token_exchange_failed"}
     row = integration(database_url, user.id)
     assert row["status"] == "error" and "token exchange failed" in row["last_error"]
     assert credential(database_url, user.id, "access_token") is None
@@ -226,7 +238,8 @@ def test_token_exchange_failure_leaves_error_and_nothing_stored(shop_client, fak
 def test_shop_query_failure_leaves_error_and_nothing_stored(shop_client, fake, user, database_url):
     params = approved(fake, begin(shop_client, user))
     fake.fail_next("shop", "throttled")
-    assert outcome(shop_client.get(f"{CALLBACK}?{urlencode(params)}")) == {"error": "shop_info_failed"}
+    assert settled(shop_client, shop_client.get(f"{CALLBACK}?{urlencode(params)}"), user) == \
+        {"error": "shop_info_failed"}
     assert integration(database_url, user.id)["status"] == "error"
     assert credential(database_url, user.id, "access_token") is None
 
@@ -334,7 +347,7 @@ def test_a_shop_another_account_holds_cannot_be_taken_over(shop_client, fake, ma
     owners_token = credential(database_url, owner.id, "access_token")
 
     response = shop_client.get(callback_path(fake.approve(SHOP, intruders_state, "http://hub.test" + CALLBACK)))
-    assert outcome(response) == {"error": "shop_in_use"}
+    assert settled(shop_client, response, intruder) == {"error": "shop_in_use"}
     assert credential(database_url, intruder.id, "access_token") is None
     assert integration(database_url, owner.id)["status"] == "connected"
     assert credential(database_url, owner.id, "access_token") == owners_token

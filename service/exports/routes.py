@@ -76,6 +76,12 @@ def export_configs() -> ExportConfigs:
                       "export_history row that records how the stream ended. 429 `too_many_exports`: the caller already "
                       "has HAVEN_EXPORT_MAX_CONCURRENT exports streaming.")
 def export(caller: Caller, query: ExportQuery) -> Response:
+    return export_response(caller, query)
+
+
+def export_response(caller: Caller, query: ExportQuery) -> Response:
+    """Validates the request (400 naming the problem), then streams the export as the caller, as
+    the API and the console's download both answer it."""
     app_services = services()
     now = datetime.now(timezone.utc)
     request = resolve_export_request(

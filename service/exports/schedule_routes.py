@@ -137,6 +137,11 @@ def _own_schedule(conn: Any, schedule_id: UUID, *, lock: bool = False) -> dict[s
                       "delivery_email, an address that is not one. next_run_at is computed by the database: "
                       "the next Monday (weekly) or 1st of a month (monthly), 00:00 UTC.")
 def create_schedule(caller: Caller, body: ScheduleCreate) -> Schedule:
+    return new_schedule(caller, body)
+
+
+def new_schedule(caller: Caller, body: ScheduleCreate) -> Schedule:
+    """Creates one of the caller's schedules (the API and the console)."""
     values = _validated(body.model_dump())
     with services().db.as_user(caller.claims) as conn:
         row = conn.execute(
@@ -149,6 +154,11 @@ def create_schedule(caller: Caller, body: ScheduleCreate) -> Schedule:
 @bp.get("/api/export/schedules")
 @endpoint("The caller's export schedules, oldest first", response=ScheduleList, tags=TAGS)
 def list_schedules(caller: Caller) -> ScheduleList:
+    return schedules_of(caller)
+
+
+def schedules_of(caller: Caller) -> ScheduleList:
+    """The caller's schedules, oldest first."""
     with services().db.as_user(caller.claims) as conn:
         rows = conn.execute(f"select {COLUMNS} from public.scheduled_exports order by created_at, id").fetchall()
     return ScheduleList(schedules=[Schedule.model_validate(row) for row in rows])
@@ -166,6 +176,11 @@ def get_schedule(caller: Caller, schedule_id: UUID) -> Schedule:
           description="Changing the frequency, or enabling a schedule again, moves next_run_at to the next "
                       "boundary of the (new) frequency.")
 def update_schedule(caller: Caller, schedule_id: UUID, body: ScheduleUpdate) -> Schedule:
+    return change_schedule(caller, schedule_id, body)
+
+
+def change_schedule(caller: Caller, schedule_id: UUID, body: ScheduleUpdate) -> Schedule:
+    """Changes a schedule; the merged schedule is validated as a whole."""
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         raise BadRequest("nothing to change: send at least one field", code="invalid_schedule")
@@ -183,6 +198,11 @@ def update_schedule(caller: Caller, schedule_id: UUID, body: ScheduleUpdate) -> 
 @endpoint("Delete an export schedule (runs already queued are dropped; its history and files stay)",
           status=204, produces=(), errors=(404,), tags=TAGS)
 def delete_schedule(caller: Caller, schedule_id: UUID) -> Response:
+    return remove_schedule(caller, schedule_id)
+
+
+def remove_schedule(caller: Caller, schedule_id: UUID) -> Response:
+    """Deletes one of the caller's schedules (404 when it is not theirs)."""
     with services().db.as_user(caller.claims) as conn:
         deleted = conn.execute("delete from public.scheduled_exports where id = %s returning id",
                                [schedule_id]).fetchone()
@@ -195,6 +215,11 @@ def delete_schedule(caller: Caller, schedule_id: UUID) -> Response:
 @endpoint("The caller's stored export files (built by scheduled runs) that have not expired, newest first",
           response=ExportFileList, tags=TAGS)
 def list_files(caller: Caller) -> ExportFileList:
+    return files_of(caller)
+
+
+def files_of(caller: Caller) -> ExportFileList:
+    """The caller's unexpired stored files, newest first."""
     with services().db.as_user(caller.claims) as conn:
         rows = conn.execute(
             "select f.id, f.filename, f.content_type, f.byte_size, f.record_count, h.export_type,"
@@ -219,6 +244,11 @@ def _chunks(db: Database, claims: Mapping[str, Any], file_id: UUID, size: int) -
 @endpoint("Download a stored export file (the owner only, until it expires)", produces=("text/csv",
           "application/json"), errors=(404,), tags=TAGS)
 def download_file(caller: Caller, file_id: UUID) -> Response:
+    return file_download(caller, file_id)
+
+
+def file_download(caller: Caller, file_id: UUID) -> Response:
+    """Streams one of the caller's stored files."""
     app_services = services()
     with app_services.db.as_user(caller.claims) as conn:
         row = conn.execute("select filename, content_type, byte_size, record_count from public.export_files"

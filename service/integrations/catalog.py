@@ -35,6 +35,12 @@ KeyCheck = Callable[[Settings, str], dict[str, Any]]
 # provider's own clean-up (a queued job) deletes the credentials itself.
 DisconnectHook = Callable[["psycopg.Connection[Any]", str, Mapping[str, Any]], bool]
 JobFamily = Callable[["Registry", Settings], None]
+# OAuth providers: (user id, the install form's fields, e.g. {"shop": …}, the console session's
+# hash or None for the JSON API) -> the consent screen's URL. Raises ApiError subclasses.
+StartInstall = Callable[[str, Mapping[str, str], "bytes | None"], str]
+# OAuth providers: (user id, the confirmation id a held callback sent) -> None once connected,
+# else the callback's error code. Raises OAuthStateError for a confirmation not the user's.
+ConfirmInstall = Callable[[str, str], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -82,10 +88,14 @@ class Provider:
     on_disconnect: DisconnectHook | None = None
     register_jobs: JobFamily | None = None
     mailer: Mailer | None = None
+    start_install: StartInstall | None = None
+    confirm_install: ConfirmInstall | None = None
 
     def __post_init__(self) -> None:
         if (self.auth_type == "api_key") != (self.check_key is not None):
             raise ValueError(f"{self.name}: an API-key provider, and only one, declares check_key")
+        if (self.auth_type == "oauth") != (self.start_install is not None and self.confirm_install is not None):
+            raise ValueError(f"{self.name}: an OAuth provider, and only one, declares start/confirm_install")
 
 
 class Catalog:

@@ -70,10 +70,15 @@ def view(provider: Provider, row: dict[str, Any] | None) -> IntegrationView:
 @endpoint("Every provider, in setup order, with the caller's connection status", response=IntegrationList,
           tags=TAGS)
 def list_integrations(caller: Caller) -> IntegrationList:
+    return IntegrationList(integration_views(caller))
+
+
+def integration_views(caller: Caller) -> list[IntegrationView]:
+    """Every provider with the caller's connection, read as the caller (the API and the console)."""
     with services().db.as_user(caller.claims) as conn:
         rows = {row["provider"]: row for row in conn.execute(
             f"select {records.PUBLIC_COLUMNS} from public.integrations").fetchall()}
-    return IntegrationList([view(provider, rows.get(provider.name)) for provider in services().providers])
+    return [view(provider, rows.get(provider.name)) for provider in services().providers]
 
 
 @bp.post("/api/integrations/<provider>/connect")
@@ -83,6 +88,11 @@ def list_integrations(caller: Caller) -> IntegrationList:
                       "`error`, nothing is stored); 400 `unknown_provider` / `oauth_provider`; 502 "
                       "`upstream_unavailable` when the provider cannot confirm it (nothing changes).")
 def connect(provider: str, caller: Caller, body: ConnectRequest) -> IntegrationView:
+    return connect_api_key(caller, provider, body)
+
+
+def connect_api_key(caller: Caller, provider: str, body: ConnectRequest) -> IntegrationView:
+    """Checks the key live, then stores it (the API's connect and the console's key forms)."""
     declared = services().providers.api_key_provider(provider)
     assert declared.check_key is not None  # every API-key provider declares one
     api_key = body.api_key.get_secret_value().strip()
@@ -114,6 +124,11 @@ def connect(provider: str, caller: Caller, body: ConnectRequest) -> IntegrationV
 @endpoint("Disconnect a provider: delete its credentials and mark it disconnected", response=IntegrationView,
           errors=(404,), tags=TAGS)
 def disconnect(provider: str, caller: Caller) -> IntegrationView:
+    return disconnect_provider(caller, provider)
+
+
+def disconnect_provider(caller: Caller, provider: str) -> IntegrationView:
+    """Deletes the credentials (or queues the provider's clean-up) and marks it disconnected."""
     declared = services().providers.named(provider)
     with services().db.as_service() as conn:
         current = records.lock(conn, caller.user_id, provider)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from ..api import Strict, endpoint
 from ..context import services
 from ..auth import Caller
+from ..errors import NotFound
 
 bp = Blueprint("errors", __name__)
 
@@ -66,6 +67,11 @@ class RetriedItem(BaseModel):
 @endpoint("The caller's retry queue items, newest first, with per-status counts",
           query=ErrorsQuery, response=ErrorsPage, tags=("errors",))
 def list_errors(caller: Caller, query: ErrorsQuery) -> ErrorsPage:
+    return errors_page(caller, query)
+
+
+def errors_page(caller: Caller, query: ErrorsQuery) -> ErrorsPage:
+    """One page of the caller's items with the counts, as the caller (the API and the console)."""
     with services().db.as_user(caller.claims) as conn:
         counts = StatusCounts.model_validate(
             conn.execute("select public.retry_queue_counts() as counts").fetchone()["counts"])  # type: ignore[index]
@@ -85,6 +91,41 @@ def list_errors(caller: Caller, query: ErrorsQuery) -> ErrorsPage:
           description="A failed item that used up its attempts gets exactly one more. 404: no such item of "
                       "the caller's; 409: the item is processing or resolved.")
 def retry_item(caller: Caller, item_id: UUID) -> RetriedItem:
+    return retry_now(caller, item_id)
+
+
+def retry_now(caller: Caller, item_id: UUID) -> RetriedItem:
+    """public.retry_now() as the caller: 404 for an item not theirs, 409 processing or resolved."""
     with services().db.as_user(caller.claims) as conn:
         row = conn.execute(f"select {ITEM_COLUMNS} from public.retry_now(%s)", [item_id]).fetchone()
     return RetriedItem(item=RetryItem.model_validate(row))
+
+
+class Attempt(BaseModel):
+    attempt: int
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: Literal["running", "succeeded", "failed", "lost"]
+    error: str | None
+
+
+class ItemAttempts(BaseModel):
+    item: RetryItem
+    attempts: list[Attempt]
+
+
+@bp.get("/api/errors/<uuid:item_id>/attempts")
+@endpoint("One of the caller's queue items with its attempt history, oldest attempt first",
+          response=ItemAttempts, tags=("errors",), errors=(404,))
+def list_attempts(caller: Caller, item_id: UUID) -> ItemAttempts:
+    return item_attempts(caller, item_id)
+
+
+def item_attempts(caller: Caller, item_id: UUID) -> ItemAttempts:
+    with services().db.as_user(caller.claims) as conn:
+        row = conn.execute(f"select {ITEM_COLUMNS} from public.retry_queue where id = %s", [item_id]).fetchone()
+        if row is None:
+            raise NotFound(f"no queue item {item_id}", code="item_not_found")
+        attempts = conn.execute("select attempt, started_at, finished_at, outcome, error from public.retry_attempts"
+                                " where item_id = %s order by attempt", [item_id]).fetchall()
+    return ItemAttempts(item=RetryItem.model_validate(row), attempts=[Attempt.model_validate(a) for a in attempts])

@@ -36,7 +36,7 @@ class SettingsView(BaseModel):
     progress: SetupProgressView
 
 
-def _set_step(conn: psycopg.Connection[Any], step: str, status: str) -> dict[str, str]:
+def set_step(conn: psycopg.Connection[Any], step: str, status: str) -> dict[str, str]:
     row = conn.execute("select public.set_setup_step(%s, %s) as progress", [step, status]).fetchone()
     assert row is not None
     return row["progress"]
@@ -46,7 +46,7 @@ def _progress(progress: dict[str, str]) -> SetupProgressView:
     return progress_view(progress, wizard_steps(services().providers))
 
 
-def _settings_view(conn: psycopg.Connection[Any]) -> SettingsView:
+def settings_view(conn: psycopg.Connection[Any]) -> SettingsView:
     row = conn.execute(
         "select operator_mode, design_rules, design_rules = public.default_design_rules() as defaults,"
         " setup_progress from public.user_settings where user_id = (select auth.uid())"
@@ -63,7 +63,7 @@ def _settings_view(conn: psycopg.Connection[Any]) -> SettingsView:
           errors=(404,), tags=TAGS)
 def get_settings(caller: Caller) -> SettingsView:
     with services().db.as_user(caller.claims) as conn:
-        return _settings_view(conn)
+        return settings_view(conn)
 
 
 @bp.get("/api/settings/setup-progress")
@@ -71,7 +71,7 @@ def get_settings(caller: Caller) -> SettingsView:
           response=SetupProgressView, errors=(404,), tags=TAGS)
 def get_progress(caller: Caller) -> SetupProgressView:
     with services().db.as_user(caller.claims) as conn:
-        return _settings_view(conn).progress
+        return settings_view(conn).progress
 
 
 @bp.patch("/api/settings/setup-progress/<step>")
@@ -81,7 +81,7 @@ def get_progress(caller: Caller) -> SetupProgressView:
                       "(connecting completes it).")
 def set_progress(step: str, caller: Caller, body: StepUpdate) -> SetupProgressView:
     with services().db.as_user(caller.claims) as conn:
-        return _progress(_set_step(conn, step, body.status))
+        return _progress(set_step(conn, step, body.status))
 
 
 @bp.put("/api/settings/operator-mode")
@@ -89,24 +89,34 @@ def set_progress(step: str, caller: Caller, body: StepUpdate) -> SetupProgressVi
           response=SettingsView, errors=(404,), tags=TAGS)
 def put_operator_mode(caller: Caller, body: OperatorModeUpdate) -> SettingsView:
     with services().db.as_user(caller.claims) as conn:
-        conn.execute("update public.user_settings set operator_mode = %s where user_id = (select auth.uid())",
-                     [body.operator_mode])
-        _set_step(conn, "operator_mode", "completed")
-        return _settings_view(conn)
+        return set_operator_mode(conn, body)
+
+
+def set_operator_mode(conn: psycopg.Connection[Any], body: OperatorModeUpdate) -> SettingsView:
+    """Sets the mode and completes its step, in the caller's `as_user` transaction."""
+    conn.execute("update public.user_settings set operator_mode = %s where user_id = (select auth.uid())",
+                 [body.operator_mode])
+    set_step(conn, "operator_mode", "completed")
+    return settings_view(conn)
 
 
 @bp.put("/api/settings/design-rules")
 @endpoint("Set the design rules, or reset them to the defaults (completes the design_rules step)",
           body=DesignRulesUpdate, response=SettingsView, errors=(404,), tags=TAGS)
 def put_design_rules(caller: Caller, body: DesignRulesUpdate) -> SettingsView:
-    rules = body.design_rules.model_dump(mode="json", exclude_none=True) if body.design_rules else None
     with services().db.as_user(caller.claims) as conn:
-        conn.execute(
-            "update public.user_settings set design_rules = coalesce(%s, public.default_design_rules())"
-            " where user_id = (select auth.uid())",
-            [Jsonb(rules) if rules is not None else None],
-        )
-        _set_step(conn, "design_rules", "completed")
-        return _settings_view(conn)
+        return set_design_rules(conn, body)
+
+
+def set_design_rules(conn: psycopg.Connection[Any], body: DesignRulesUpdate) -> SettingsView:
+    """Stores the rules (or the defaults) and completes their step, in the caller's transaction."""
+    rules = body.design_rules.model_dump(mode="json", exclude_none=True) if body.design_rules else None
+    conn.execute(
+        "update public.user_settings set design_rules = coalesce(%s, public.default_design_rules())"
+        " where user_id = (select auth.uid())",
+        [Jsonb(rules) if rules is not None else None],
+    )
+    set_step(conn, "design_rules", "completed")
+    return settings_view(conn)
 
 

@@ -1,7 +1,11 @@
 -- OAuth `state` values in flight (Shopify, Pinterest). Only a SHA-256 of each state is kept, so
 -- a leaked table cannot be replayed. A state is bound to the user who began the flow, the
--- provider and (Shopify) the shop; it lives 10 minutes and is consumed once. The callback learns
--- the user from the state, so it needs no session cookie. Service only.
+-- provider and (Shopify) the shop; it lives 10 minutes and is consumed once. It is also bound
+-- to the browser: a flow begun in the console holds the SHA-256 of that browser's console
+-- session id, and the callback connects only when the same signed-in session comes back. A flow
+-- begun through the JSON API (no console session) is held at the callback instead: the code
+-- waits here, under a one-time confirmation id sent to the front end, until the user who began
+-- the flow confirms it with their own token. Service only.
 
 create table public.oauth_states (
   id uuid primary key default gen_random_uuid(),
@@ -15,12 +19,25 @@ create table public.oauth_states (
   created_at timestamptz not null default now(),
   expires_at timestamptz not null default now() + interval '10 minutes',
   used_at timestamptz,
-  constraint oauth_states_shop_iff_shopify check ((provider = 'shopify') = (shop_domain is not null))
+  -- SHA-256 of the console session id that began the flow; null when the JSON API began it.
+  browser_binding bytea,
+  -- A JSON API flow's callback: the provider's code, until the user confirms (10 minutes).
+  pending_code text,
+  confirmation_hash bytea
+  constraint oauth_states_confirmation_hash_key unique,
+  confirm_by timestamptz,
+  constraint oauth_states_shop_iff_shopify check ((provider = 'shopify') = (shop_domain is not null)),
+  constraint oauth_states_pending_only_unbound check (
+    browser_binding is null or (pending_code is null and confirmation_hash is null)
+  ),
+  constraint oauth_states_pending_has_deadline check (pending_code is null or confirm_by is not null)
 );
 
 comment on table public.oauth_states is
-'OAuth states in flight: SHA-256 of the state, bound to user, provider and shop; 10-minute expiry, '
-'single use. Service only, through begin_oauth / consume_oauth_state.';
+'OAuth states in flight: SHA-256 of the state, bound to user, provider, shop and (console) the '
+'browser session; 10-minute expiry, single use; a JSON API flow''s code held until its user '
+'confirms. Service only, through begin_oauth / consume_oauth_state / await_oauth_confirmation / '
+'take_oauth_confirmation.';
 
 create index oauth_states_user_id_idx on public.oauth_states (user_id);
 create index oauth_states_expires_at_idx on public.oauth_states (expires_at);
@@ -62,7 +79,8 @@ grant execute on function public.prune_oauth_states() to service_role;
 create function public.begin_oauth(
   p_user_id uuid,
   p_provider text,
-  p_shop text default null
+  p_shop text default null,
+  p_browser_binding bytea default null
 )
 returns text
 language plpgsql
@@ -87,12 +105,16 @@ begin
   if p_provider <> 'shopify' and shop is not null then
     raise exception 'begin_oauth: % takes no shop', p_provider using errcode = '22023';
   end if;
+  if p_browser_binding is not null and pg_catalog.length(p_browser_binding) <> 32 then
+    raise exception 'begin_oauth: the browser binding is a SHA-256 (32 bytes)' using errcode = '22023';
+  end if;
 
   perform public.prune_oauth_states();
   begin
-    insert into public.oauth_states (state_hash, user_id, provider, shop_domain)
+    insert into public.oauth_states (state_hash, user_id, provider, shop_domain, browser_binding)
     values (
-      pg_catalog.sha256(pg_catalog.convert_to(raw_state, 'utf8')), p_user_id, p_provider, shop
+      pg_catalog.sha256(pg_catalog.convert_to(raw_state, 'utf8')), p_user_id, p_provider, shop,
+      p_browser_binding
     );
   exception
     when foreign_key_violation then
@@ -102,19 +124,19 @@ begin
 end
 $$;
 
-comment on function public.begin_oauth(uuid, text, text) is
-'Starts an OAuth flow: stores the hash of a new random state bound to user, provider and shop '
-'(Shopify), and returns the raw state. Service only.';
+comment on function public.begin_oauth(uuid, text, text, bytea) is
+'Starts an OAuth flow: stores the hash of a new random state bound to user, provider, shop '
+'(Shopify) and the console session''s hash (null: the JSON API), and returns the raw state. Service only.';
 
-revoke all on function public.begin_oauth(uuid, text, text) from public, anon, authenticated;
-grant execute on function public.begin_oauth(uuid, text, text) to service_role;
+revoke all on function public.begin_oauth(uuid, text, text, bytea) from public, anon, authenticated;
+grant execute on function public.begin_oauth(uuid, text, text, bytea) to service_role;
 
 create function public.consume_oauth_state(
   p_provider text,
   p_state text,
   p_shop text default null
 )
-returns uuid
+returns table (state_id uuid, user_id uuid, browser_binding bytea)
 language plpgsql
 security definer
 set search_path = ''
@@ -150,13 +172,92 @@ begin
   update public.oauth_states as o
   set used_at = pg_catalog.now()
   where o.id = found_state.id;
-  return found_state.user_id;
+  return query select found_state.id, found_state.user_id, found_state.browser_binding;
 end
 $$;
 
 comment on function public.consume_oauth_state(text, text, text) is
-'Consumes an OAuth state once and returns the user who began the flow. 22023 with DETAIL unknown, '
-'other_provider, other_shop, used or expired. Service only.';
+'Consumes an OAuth state once; returns its id, the user who began the flow and the browser binding '
+'(null: begun through the JSON API). 22023 with DETAIL unknown, other_provider, other_shop, used or '
+'expired. Service only.';
 
 revoke all on function public.consume_oauth_state(text, text, text) from public, anon, authenticated;
 grant execute on function public.consume_oauth_state(text, text, text) to service_role;
+
+create function public.await_oauth_confirmation(p_state_id uuid, p_code text)
+returns text
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  raw_confirmation text := pg_catalog.encode(extensions.gen_random_bytes(32), 'hex');
+begin
+  if p_code is null or p_code = '' then
+    raise exception 'await_oauth_confirmation: a code is required' using errcode = '22023';
+  end if;
+  update public.oauth_states as o
+  set pending_code = p_code,
+    confirmation_hash = pg_catalog.sha256(pg_catalog.convert_to(raw_confirmation, 'utf8')),
+    confirm_by = pg_catalog.now() + interval '10 minutes'
+  where o.id = p_state_id and o.used_at is not null and o.browser_binding is null
+    and o.confirmation_hash is null;
+  if not found then
+    raise exception 'await_oauth_confirmation: no consumed, unbound state %', p_state_id
+      using errcode = '22023', detail = 'unknown';
+  end if;
+  return raw_confirmation;
+end
+$$;
+
+comment on function public.await_oauth_confirmation(uuid, text) is
+'A JSON API flow''s callback: keeps the provider''s code on its consumed state under the hash of a '
+'new one-time confirmation id (returned raw, for the front end) for 10 minutes. Service only.';
+
+revoke all on function public.await_oauth_confirmation(uuid, text) from public, anon, authenticated;
+grant execute on function public.await_oauth_confirmation(uuid, text) to service_role;
+
+create function public.take_oauth_confirmation(p_provider text, p_confirmation text, p_user_id uuid)
+returns table (code text, shop_domain text)
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  found_state public.oauth_states;
+begin
+  select o.* into found_state
+  from public.oauth_states as o
+  where o.confirmation_hash = pg_catalog.sha256(pg_catalog.convert_to(coalesce(p_confirmation, ''), 'utf8'))
+  for update;
+
+  if not found then
+    raise exception 'oauth confirmation unknown' using errcode = '22023', detail = 'unknown';
+  end if;
+  if found_state.provider is distinct from p_provider then
+    raise exception 'oauth confirmation was issued for another provider'
+      using errcode = '22023', detail = 'other_provider';
+  end if;
+  -- The user who began the flow, and nobody else, may finish it.
+  if found_state.user_id is distinct from p_user_id then
+    raise exception 'oauth confirmation belongs to another account'
+      using errcode = '22023', detail = 'other_user';
+  end if;
+  if found_state.pending_code is null then
+    raise exception 'oauth confirmation already used' using errcode = '22023', detail = 'used';
+  end if;
+  if found_state.confirm_by <= pg_catalog.now() then
+    raise exception 'oauth confirmation expired' using errcode = '22023', detail = 'expired';
+  end if;
+
+  update public.oauth_states as o set pending_code = null where o.id = found_state.id;
+  return query select found_state.pending_code, found_state.shop_domain;
+end
+$$;
+
+comment on function public.take_oauth_confirmation(text, text, uuid) is
+'The user who began a JSON API flow confirms it: returns the held code (once) and the shop. 22023 '
+'with DETAIL unknown, other_provider, other_user, used or expired. Service only.';
+
+revoke all on function public.take_oauth_confirmation(text, text, uuid) from public, anon, authenticated;
+grant execute on function public.take_oauth_confirmation(text, text, uuid) to service_role;

@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from html import escape
 from urllib.parse import urlencode
 
 from flask import Flask, Response, jsonify, redirect, request
@@ -52,6 +53,9 @@ class FakeShopify:
     # test instead of hanging it.
     cursor_fault_pages: int = 50
     _fault_pages_served: int = 0
+    # True: the authorize URL shows a consent page whose "Install app" link carries the signed
+    # callback (as Shopify's does, for browser tests); False: it redirects straight back.
+    consent_page: bool = False
 
     def add_shop(self, domain: str, name: str = "Haven Prints") -> FakeShop:
         shop = self.shops[domain] = FakeShop(domain, name)
@@ -135,7 +139,11 @@ class FakeShopify:
         def authorize(shop: str):  # type: ignore[no-untyped-def]
             if request.args.get("client_id") != self.client_id or shop not in self.shops:
                 return Response("Oauth error invalid_request", status=400)
-            return redirect(self.approve(shop, request.args["state"], request.args["redirect_uri"]))
+            approved = self.approve(shop, request.args["state"], request.args["redirect_uri"])
+            if self.consent_page:
+                return Response(f'<!doctype html><title>Install app</title><h1>Install Haven Hub on {shop}?</h1>'
+                                f'<a id="approve" href="{escape(approved)}">Install app</a>', content_type="text/html")
+            return redirect(approved)
 
         @app.post("/shops/<shop>/admin/oauth/access_token")
         def access_token(shop: str):  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ from ..fakes.pinterest import FakePinterest
 from ..fakes.server import serve
 
 CALLBACK = "http://hub.test/api/integrations/pinterest/callback"
-FRONT_END = "http://app.test/dashboard/settings/integrations"
+FRONT_END = "http://app.test/console/integrations"
 
 
 @dataclass
@@ -45,11 +45,19 @@ class PinterestWorld:
         return self.client.get(f"{parts.path}?{parts.query}")
 
     def connect(self, headers: dict[str, str]) -> TestResponse:
-        """Install, consent on Pinterest, callback: the user's whole click-through."""
+        """Install, consent on Pinterest, callback, confirm: the user's whole click-through."""
         response = self.callback(self.fake.approve(self.state(headers), CALLBACK))
+        confirmed = self.confirm(response, headers)
+        assert confirmed.status_code == 200, confirmed.json
+        return confirmed
+
+    def confirm(self, response: TestResponse, headers: dict[str, str]) -> TestResponse:
+        """The front end confirms a held JSON API flow with the user's token."""
         assert response.status_code == 302
-        assert response.headers["Location"] == f"{FRONT_END}?success=pinterest_connected"
-        return response
+        location = response.headers["Location"]
+        assert location.startswith(f"{FRONT_END}?confirm="), location
+        return self.client.post("/api/integrations/pinterest/confirm",
+                                json={"confirmation": query(location)["confirm"]}, headers=headers)
 
     def credential(self, user_id: str, credential_type: str) -> str | None:
         with self.db.as_service() as conn:

@@ -67,16 +67,32 @@ def callback_path(url: str) -> str:
 
 
 def outcome(response) -> dict:  # type: ignore[no-untyped-def]
+    """Where the callback sent the browser: the console's integrations page and its query."""
     assert response.status_code == 302
     location = response.headers["Location"]
-    assert location.startswith("http://app.test/dashboard/settings/integrations?")
-    return dict(parse_qsl(urlsplit(location).query))
+    assert location.startswith("http://app.test/console/integrations?")
+    query = dict(parse_qsl(urlsplit(location).query))
+    assert query.pop("provider", "shopify") == "shopify"
+    return query
+
+
+def settled(client, response, user) -> dict:  # type: ignore[no-untyped-def]
+    """The callback's outcome once `user` confirms a held JSON API flow (as their front end would)."""
+    query = outcome(response)
+    if "confirm" not in query:
+        return query
+    confirmed = client.post("/api/integrations/shopify/confirm", json={"confirmation": query["confirm"]},
+                            headers=user.headers)
+    if confirmed.status_code == 200:
+        assert confirmed.json == {"provider": "shopify", "connected": True}
+        return {"success": "shopify_connected"}
+    return {"error": confirmed.json["error"]}
 
 
 def connect(client, fake, user) -> None:  # type: ignore[no-untyped-def]
     state = begin(client, user)
-    assert outcome(client.get(callback_path(fake.approve(SHOP, state, "http://hub.test" + CALLBACK)))) == \
-        {"success": "shopify_connected"}
+    assert settled(client, client.get(callback_path(fake.approve(SHOP, state, "http://hub.test" + CALLBACK))),
+                   user) == {"success": "shopify_connected"}
 
 
 HOOK = "/api/webhooks/shopify"

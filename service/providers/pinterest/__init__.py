@@ -10,5 +10,6 @@ PROVIDER = Provider(
     name=NAME, label="Pinterest", description="Publish pins, manage boards, and track analytics",
     icon="pinterest", auth_type="oauth", required=True, setup_order=2,
     docs_url="https://docs.havenhold.com/integrations/pinterest",
-    configured=oauth.configured, blueprints=(oauth.bp,), refresher=oauth.refresher,
+    configured=oauth.configured, start_install=oauth.begin_install,
+    confirm_install=oauth.confirm_install, blueprints=(oauth.bp,), refresher=oauth.refresher,
     on_disconnect=jobs.delete_synced_boards, register_jobs=jobs.register)

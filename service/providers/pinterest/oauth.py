@@ -24,15 +24,15 @@ from ...context import services
 from ...errors import Conflict, ProviderError
 from ...integrations import oauth_flow, records
 from ...integrations.catalog import Refresher
-from ...integrations.oauth_flow import AuthorizeUrl, callback_url, front_end
-from ...integrations.oauth_state import OAuthStateError, consume_oauth_state
+from ...integrations.oauth_flow import AuthorizeUrl, ConfirmRequest, Confirmed, callback_url, front_end
+from ...integrations.oauth_state import OAuthStateError, consume_oauth_state, take_confirmation
 from ...integrations.records import TokenSet
 from ...queue.enqueue import enqueue
 from .client import NAME, PinterestClient
 
 log = logging.getLogger(__name__)
-CallbackError = Literal["access_denied", "missing_parameters", "invalid_state", "token_exchange_failed",
-                        "account_failed", "not_configured"]
+CallbackError = Literal["access_denied", "missing_parameters", "invalid_state", "other_browser",
+                        "token_exchange_failed", "account_failed", "not_configured"]
 
 bp = Blueprint("pinterest", __name__)
 SYNC_BOARDS = "pinterest.sync_boards"
@@ -75,22 +75,34 @@ class SyncQueued(BaseModel):
 @bp.get("/api/integrations/pinterest/install")
 @endpoint("Start connecting Pinterest: redirect to (or answer) Pinterest's authorize URL",
           query=InstallQuery, response=AuthorizeUrl, errors=(409,), tags=("integrations",),
-          extra_responses={302: "redirect to Pinterest's consent screen"})
+          extra_responses={302: "redirect to Pinterest's consent screen"},
+          description="The callback then holds the connection until the same user confirms it with "
+                      "POST /api/integrations/pinterest/confirm (the `confirm` value it sends the front end).")
 def install(caller: Caller, query: InstallQuery):  # type: ignore[no-untyped-def]
+    url = begin_install(caller.user_id, {}, None)
+    return AuthorizeUrl(authorize_url=url) if query.format == "json" else redirect(url, code=302)
+
+
+def begin_install(user_id: str, params: Mapping[str, str], browser_binding: bytes | None) -> str:
+    """Starts a flow; the consent screen's URL. `browser_binding`: the console session that must
+    come back (None: the JSON API's flow, held for confirmation)."""
     settings = services().settings
     pinterest = client(settings)
-    return oauth_flow.start(
-        caller.user_id, NAME, as_json=query.format == "json",
+    started = oauth_flow.start(
+        user_id, NAME, as_json=True, browser_binding=browser_binding,
         authorize_url=lambda state: pinterest.authorize_url(scopes=settings.pinterest_scopes, state=state,
                                                             redirect_uri=callback_url(settings, NAME)))
-
+    assert isinstance(started, AuthorizeUrl)
+    return started.authorize_url
 
 
 @bp.get("/api/integrations/pinterest/callback")
 @endpoint("Pinterest's OAuth redirect back; redirects to the front end", auth=False, status=302, produces=(),
           tags=("integrations",),
-          description="Redirects to APP_URL/dashboard/settings/integrations with success=pinterest_connected or "
-                      "error=access_denied|missing_parameters|invalid_state|token_exchange_failed|account_failed.")
+          description="Redirects to APP_URL/console/integrations with success=pinterest_connected, "
+                      "confirm=<id> (a flow begun through the JSON API: its user confirms it) or "
+                      "error=access_denied|missing_parameters|invalid_state|other_browser|"
+                      "token_exchange_failed|account_failed.")
 def callback():  # type: ignore[no-untyped-def]
     settings = services().settings
     if not configured(settings):
@@ -98,25 +110,37 @@ def callback():  # type: ignore[no-untyped-def]
     state, code, denied = request.args.get("state"), request.args.get("code"), request.args.get("error")
     if not state or not (code or denied):
         return oauth_flow.refuse(NAME, "missing_parameters")
-    db = services().db
     try:
-        with db.as_service() as conn:
-            user_id = consume_oauth_state(conn, NAME, state)
+        with services().db.as_service() as conn:
+            consumed = consume_oauth_state(conn, NAME, state)
     except OAuthStateError as exc:
         log.warning("Pinterest callback state refused (%s)", exc.reason)
         return oauth_flow.refuse(NAME, "invalid_state")
+    arrival = oauth_flow.arrival(consumed)
+    if arrival == "other_browser":
+        return oauth_flow.other_browser(NAME, consumed)
     if denied or not code:
-        return oauth_flow.refuse(NAME, "access_denied", user_id, "Pinterest access was not granted")
+        return oauth_flow.refuse(NAME, "access_denied", consumed.user_id, "Pinterest access was not granted")
+    if arrival == "api_flow":
+        return oauth_flow.hold_for_confirmation(NAME, consumed, code)
+    failure = _connect(consumed.user_id, code)
+    if failure is not None:
+        return oauth_flow.refuse(NAME, failure[0], consumed.user_id, failure[1])
+    return redirect(front_end(settings, success="pinterest_connected", provider=NAME), code=302)
 
+
+def _connect(user_id: str, code: str) -> tuple[str, str] | None:
+    """Exchanges the code and connects the account; (error code, detail) when it cannot."""
+    settings = services().settings
     pinterest = client(settings)
     try:
         grant = pinterest.exchange_code(code, callback_url(settings, NAME))
     except ProviderError as exc:
-        return oauth_flow.refuse(NAME, "token_exchange_failed", user_id, f"Pinterest token exchange failed: {exc}")
+        return "token_exchange_failed", f"Pinterest token exchange failed: {exc}"
     try:
         account = pinterest.user_account(grant.access_token)
     except ProviderError as exc:
-        return oauth_flow.refuse(NAME, "account_failed", user_id, f"Pinterest account query failed: {exc}")
+        return "account_failed", f"Pinterest account query failed: {exc}"
 
     metadata: dict[str, Any] = {
         "account_name": account.get("business_name") or account["username"],
@@ -127,12 +151,37 @@ def callback():  # type: ignore[no-untyped-def]
     if grant.refresh_token_expires_at:
         metadata["refresh_token_expires_at"] = grant.refresh_token_expires_at.isoformat()
     connected = TokenSet(grant.access_token, grant.refresh_token, grant.expires_at, grant.refresh_token_expires_at)
-    with db.as_service() as conn:
+    with services().db.as_service() as conn:
         records.mark_connected(conn, user_id, NAME, metadata=metadata,
                                credentials=connected.as_credentials(), token_expires_at=grant.expires_at)
         queue_sync(conn, user_id)
     log.info("Pinterest connected for user %s", user_id)
-    return redirect(front_end(settings, success="pinterest_connected"), code=302)
+    return None
+
+
+def confirm_install(user_id: str, confirmation: str) -> str | None:
+    """The user who began a JSON API flow confirms it; None once connected, else an error code."""
+    with services().db.as_service() as conn:
+        code, _ = take_confirmation(conn, NAME, confirmation, user_id)
+    failure = _connect(user_id, code)
+    if failure is None:
+        return None
+    with services().db.as_service() as conn:
+        records.mark_error(conn, user_id, NAME, failure[1], keep_connected=True)
+    return failure[0]
+
+
+@bp.post("/api/integrations/pinterest/confirm")
+@endpoint("Confirm a Pinterest connection begun through the JSON API (the callback held it)",
+          body=ConfirmRequest, response=Confirmed, errors=(400, 409), tags=("integrations",),
+          description="Only the user who began the install may confirm it. 400 invalid_oauth_state "
+                      "(details.reason unknown|other_user|used|expired); 409 with the callback's error "
+                      "codes when Pinterest cannot be connected.")
+def confirm(caller: Caller, body: ConfirmRequest) -> Confirmed:
+    failure = confirm_install(caller.user_id, body.confirmation)
+    if failure is not None:
+        raise Conflict(f"Pinterest could not be connected: {failure.replace('_', ' ')}", code=failure)
+    return Confirmed(provider=NAME, connected=True)
 
 
 def queue_sync(conn: psycopg.Connection[Any], user_id: str) -> str:

@@ -11,5 +11,6 @@ PROVIDER = Provider(
     name=NAME, label="Shopify", description="Connect your store for products, orders, and customer data",
     icon="shopify", auth_type="oauth", required=True, setup_order=1,
     docs_url="https://docs.havenhold.com/integrations/shopify",
-    configured=oauth.configured, blueprints=(oauth.bp, webhooks.bp), refresher=oauth.refresher,
+    configured=oauth.configured, start_install=oauth.begin_install,
+    confirm_install=oauth.confirm_install, blueprints=(oauth.bp, webhooks.bp), refresher=oauth.refresher,
     on_disconnect=jobs.queue_disconnect_cleanup, register_jobs=jobs.register)
