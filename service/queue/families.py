@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 
+from .. import limits
 from ..config import Settings
 from ..exports import orphans, scheduled
 from ..integrations import tokens
@@ -12,7 +13,7 @@ from . import maintenance, noop
 from .registry import Registry
 
 PLATFORM_FAMILIES: tuple[JobFamily, ...] = (
-    maintenance.register, noop.register, scheduled.register, orphans.register, tokens.register)
+    maintenance.register, noop.register, limits.register, scheduled.register, orphans.register, tokens.register)
 
 
 def build_registry(settings: Settings, providers: Catalog, extra_families: Iterable[str] = ()) -> Registry:

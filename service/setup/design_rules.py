@@ -1,7 +1,11 @@
 """The shape of design rules, as SQL's public.default_design_rules() defines it.
 
 A user's rules are validated against this model before they are stored, so every consumer
-(the design engine, later) can rely on the shape. A test holds the SQL defaults valid here.
+(the design engine, later) can rely on the shape. Users may also write design_rules directly
+(PostgREST), so SQL's `public.is_valid_design_rules()` (supabase/schemas/12_user_settings.sql)
+states the same shape; `tests/test_design_rules_sql.py` holds the two to the same answers. Every
+list and string is bounded, and lower bounds are inclusive (a positive bound, not "> 0", so a
+number too small for a float cannot pass SQL's exact check and fail here).
 """
 from __future__ import annotations
 
@@ -12,25 +16,26 @@ from pydantic import Field, model_validator
 from ..api import Strict
 
 HexColour = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")]
+SceneName = Annotated[str, Field(min_length=1, max_length=40)]
 
 
 class Typography(Strict):
     max_font_families: int = Field(ge=1, le=6)
-    min_font_size_pt: float = Field(gt=0, le=500)
+    min_font_size_pt: float = Field(ge=1, le=500)
     max_quote_words: int = Field(ge=1, le=500)
     max_lines: int = Field(ge=1, le=50)
     font_styles: list[Literal["serif", "sans-serif", "script", "display", "monospace", "handwritten"]] = Field(
-        min_length=1)
+        min_length=1, max_length=6)
     text_alignment: Literal["left", "center", "right", "justify"]
 
 
 class PrintFormat(Strict):
     name: str = Field(min_length=1, max_length=40)
-    width_in: float | None = Field(default=None, gt=0, le=120)
-    height_in: float | None = Field(default=None, gt=0, le=120)
-    width_mm: float | None = Field(default=None, gt=0, le=3000)
-    height_mm: float | None = Field(default=None, gt=0, le=3000)
-    aspect_ratio: str = Field(pattern=r"^\d+(\.\d+)?:\d+(\.\d+)?$")
+    width_in: float | None = Field(default=None, ge=0.1, le=120)
+    height_in: float | None = Field(default=None, ge=0.1, le=120)
+    width_mm: float | None = Field(default=None, ge=1, le=3000)
+    height_mm: float | None = Field(default=None, ge=1, le=3000)
+    aspect_ratio: str = Field(max_length=20, pattern=r"^[0-9]+(\.[0-9]+)?:[0-9]+(\.[0-9]+)?$")
 
     @model_validator(mode="after")
     def one_unit(self) -> PrintFormat:
@@ -58,7 +63,7 @@ class Colour(Strict):
 class Mockups(Strict):
     per_product: int = Field(ge=1, le=20)
     min_resolution_px: int = Field(ge=100, le=20000)
-    scenes: list[str] = Field(min_length=1, max_length=20)
+    scenes: list[SceneName] = Field(min_length=1, max_length=20)
 
 
 class Quality(Strict):
