@@ -3,11 +3,13 @@ provider (the key is checked live before anything is stored); disconnecting."""
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from typing import Any, Literal
 
 from flask import Blueprint
-from pydantic import BaseModel, Field, RootModel, SecretStr
+from pydantic import BaseModel, Field, RootModel, SecretStr, field_validator
+from pydantic_core import PydanticCustomError
 
 from ..api import Strict, endpoint
 from ..auth import Caller
@@ -47,10 +49,29 @@ class IntegrationList(RootModel[list[IntegrationView]]):
     """Every provider, in setup order."""
 
 
+# An API key travels in an HTTP header, which carries Latin-1 at most (requests refuses anything
+# else with an error of its own), and no provider issues keys outside visible ASCII.
+API_KEY_PATTERN = r"^[!-~]+$"
+
+
 class ConnectRequest(Strict):
-    api_key: SecretStr = Field(min_length=1, max_length=2000, description="the provider's API key")
+    api_key: SecretStr = Field(min_length=1, max_length=2000, json_schema_extra={"pattern": API_KEY_PATTERN},
+                               description="the provider's API key: visible ASCII characters (U+0021-U+007E);"
+                                           " surrounding whitespace is ignored")
     from_email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
                                    description="Resend only: the address emails are sent from")
+
+    @field_validator("api_key")
+    @classmethod
+    def _visible_ascii(cls, value: SecretStr) -> SecretStr:
+        key = value.get_secret_value().strip()
+        if not key:
+            raise PydanticCustomError("api_key_empty", "must not be empty")
+        if not re.fullmatch(API_KEY_PATTERN, key):
+            # Never echo the key: the problem names the rule, not the character.
+            raise PydanticCustomError("api_key_characters",
+                                      "must hold visible ASCII characters only (U+0021-U+007E), as API keys do")
+        return SecretStr(key)
 
 
 def view(provider: Provider, row: dict[str, Any] | None) -> IntegrationView:
@@ -85,9 +106,7 @@ def list_integrations(caller: Caller) -> IntegrationList:
 def connect(provider: str, caller: Caller, body: ConnectRequest) -> IntegrationView:
     declared = services().providers.api_key_provider(provider)
     assert declared.check_key is not None  # every API-key provider declares one
-    api_key = body.api_key.get_secret_value().strip()
-    if not api_key:
-        raise BadRequest("api_key is empty", code="invalid_request")
+    api_key = body.api_key.get_secret_value()  # stripped and checked by ConnectRequest
     if body.from_email is not None and provider != "resend":
         raise BadRequest("from_email applies to Resend only", code="invalid_request")
     db = services().db

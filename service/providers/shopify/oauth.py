@@ -92,16 +92,14 @@ def install(caller: Caller, query: InstallQuery):  # type: ignore[no-untyped-def
 
 
 def _refuse_unless_free(conn: psycopg.Connection[Any], user_id: str, shop: str) -> None:
-    """One shop per account, one account per shop: a switch or a transfer goes through a disconnect."""
-    row = conn.execute("select public.shopify_held_shop(%s) as held,"
-                       " public.shopify_shop_held_elsewhere(%s, %s) as taken", [user_id, user_id, shop]).fetchone()
+    """One shop per account: a switch goes through a disconnect. Whether another account holds the
+    shop is not said here, to anyone who can type a domain: the callback refuses it (shop_in_use)
+    once Shopify has shown that the caller administers the shop."""
+    row = conn.execute("select public.shopify_held_shop(%s) as held", [user_id]).fetchone()
     assert row is not None
     if row["held"] and row["held"] != shop:
         raise Conflict(f"this account holds {row['held']}: disconnect it before connecting {shop}",
                        code="another_shop_connected")
-    if row["taken"]:
-        raise Conflict(f"{shop} is connected to another account; it must be disconnected there first",
-                       code="shop_in_use")
 
 
 def _held_elsewhere(conn: psycopg.Connection[Any], user_id: str, shop: str) -> bool:
@@ -114,7 +112,8 @@ def _held_elsewhere(conn: psycopg.Connection[Any], user_id: str, shop: str) -> b
           auth=False, status=302, produces=(), tags=("integrations",),
           description="Redirects to APP_URL/dashboard/settings/integrations with success=shopify_connected "
                       "or error=invalid_hmac|stale_request|invalid_shop|invalid_state|"
-                      "token_exchange_failed|shop_info_failed|shop_in_use (another account holds the shop).")
+                      "token_exchange_failed|shop_info_failed|shop_in_use (another account holds the shop: said "
+                      "only here, after Shopify's signed redirect shows the user administers it).")
 def callback():  # type: ignore[no-untyped-def]
     settings = services().settings
     if not configured(settings) or not settings.shopify_client_secret:
