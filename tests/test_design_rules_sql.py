@@ -2,8 +2,7 @@
 
 Users write design_rules directly (PostgREST) as well as through PUT /api/settings/design-rules,
 so both must hold the same rules: whatever SQL accepts, the model accepts, and whatever the model
-accepts, once stored as the service stores it (normalised), SQL accepts. SQL may be stricter about
-the form of what it is sent (numbers as JSON numbers, trimmed strings), never about the content.
+accepts, once stored as the service stores it, SQL accepts.
 """
 from __future__ import annotations
 
@@ -97,6 +96,8 @@ INVALID = {
     "an empty format name": put("print_formats.0.name", ""),
     "a long format name": put("print_formats.0.name", "n" * 41),
     "a format name with surrounding space": put("print_formats.0.name", " 8x10 "),
+    "a scene ending in an information separator": put("mockups.scenes", ["hall\x1c"]),
+    "a scene starting with an ideographic space": put("mockups.scenes", ["\u3000hall"]),
     "an aspect ratio with a space": put("print_formats.0.aspect_ratio", "4 : 5"),
     "an aspect ratio in other digits": put("print_formats.0.aspect_ratio", "\u0664:\u0665"),
     "a long aspect ratio": put("print_formats.0.aspect_ratio", "1" * 19 + ":1"),
@@ -117,6 +118,8 @@ INVALID = {
     "a quality score past 1": put("quality.min_quality_score", 1.1),
     "approval as a string": put("approval.require_approval", "yes"),
     "approval as null": put("approval.require_approval", None),
+    "approval as a number": put("approval.require_approval", 1),
+    "a number as true": put("quality.min_dpi", True),
 }
 
 
@@ -156,9 +159,3 @@ def test_rules_of_the_right_shape_are_valid_in_both(database_url):  # type: igno
 def test_rules_of_another_shape_are_refused_by_sql_and_never_accepted_by_sql_alone(database_url):  # type: ignore[no-untyped-def]
     assert {case for case, (in_sql, _) in verdicts(database_url, INVALID).items() if in_sql} == set()
 
-
-def test_what_sql_refuses_only_for_its_form_the_service_stores_in_a_form_sql_accepts(database_url):  # type: ignore[no-untyped-def]
-    # The model reads these leniently; SQL wants them as the service writes them, and gets them so.
-    lenient = {"a number as a string, a name with spaces": lambda r: put("typography.min_font_size_pt", "24")(
-        put("print_formats.0.name", " 8x10 ")(r))}
-    assert verdicts(database_url, lenient) == {"a number as a string, a name with spaces": (False, True)}

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Mapping
 from datetime import timedelta
@@ -67,8 +68,13 @@ def refresher(settings: Settings) -> Refresher | None:
     return Refresher(NAME, "Shopify", timedelta(seconds=settings.shopify_refresh_window_seconds), refresh)
 
 
+# What the install takes, as its schema says: a myshopify.com domain in any case, nothing around it.
+INSTALL_SHOP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*\.[Mm][Yy][Ss][Hh][Oo][Pp][Ii][Ff][Yy]\.[Cc][Oo][Mm]$")
+
+
 class InstallQuery(Strict):
-    shop: str = Field(description="The shop's myshopify.com domain")
+    shop: str = Field(description="The shop's myshopify.com domain (any case: it is lower-cased)",
+                      json_schema_extra={"pattern": INSTALL_SHOP.pattern})
     format: Literal["redirect", "json"] = Field("redirect", description="json: answer the URL instead of redirecting")
 
 
@@ -79,7 +85,7 @@ class InstallQuery(Strict):
           extra_responses={302: "redirect to Shopify's consent screen"})
 def install(caller: Caller, query: InstallQuery):  # type: ignore[no-untyped-def]
     settings = services().settings
-    shop = normalise_shop(query.shop)
+    shop = normalise_shop(query.shop) if INSTALL_SHOP.fullmatch(query.shop) else None
     if shop is None:
         raise BadRequest("shop must be a *.myshopify.com domain", code="invalid_shop")
     with services().db.as_service() as conn:
