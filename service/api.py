@@ -238,6 +238,8 @@ def _document(app: Flask, title: str, version: str) -> dict[str, Any]:
         error_statuses = set(spec.errors) | ({401} if spec.auth else set())
         if spec.query is not None or spec.body is not None or spec.path:
             error_statuses.add(400)
+        if spec.body is not None:
+            error_statuses.add(413)  # a body past HAVEN_MAX_REQUEST_BYTES, refused before it is read
         for status in sorted(error_statuses):
             responses[str(status)] = {"description": "error",
                                       "content": {"application/json": {"schema": ref(ErrorBody)}}}

@@ -65,3 +65,7 @@ def test_the_document_states_what_each_parameter_and_body_may_be(app, client):
     assert schemas["OperatorModeUpdate"]["properties"]["operator_mode"]["enum"]
     assert "\\u0000" in schemas["PrintFormat"]["properties"]["aspect_ratio"]["allOf"][0]["pattern"]
     assert paths["/api/errors"]["get"]["parameters"][2]["schema"]["maximum"] == 1_000_000
+    # Every body may be too large (413, before it is read).
+    assert all("413" in operation["responses"] for methods in paths.values() for operation in methods.values()
+               if "requestBody" in operation)
+    assert "413" in paths["/api/webhooks/shopify"]["post"]["responses"]

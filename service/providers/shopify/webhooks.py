@@ -89,7 +89,7 @@ def _json_text(body: bytes) -> str:
 
 @bp.post("/api/webhooks/shopify")
 @endpoint("Receive a Shopify webhook delivery (HMAC-verified, idempotent on X-Shopify-Webhook-Id)",
-          response=WebhookReceipt, auth=False, errors=(400, 401), tags=("webhooks",))
+          response=WebhookReceipt, auth=False, errors=(400, 401, 413), tags=("webhooks",))
 def receive() -> WebhookReceipt:
     body = request.get_data(cache=False)
     if not _signed_by_us(body, request.headers.get("X-Shopify-Hmac-Sha256")):
