@@ -117,6 +117,12 @@ class Settings:
                                              metadata={"env": "HAVEN_EXPORT_ATTACHMENT_MAX_BYTES"})
     export_file_max_bytes: int = field(default=100 * 1024 * 1024, metadata={"env": "HAVEN_EXPORT_FILE_MAX_BYTES"})
     export_file_retention_days: int = field(default=30, metadata={"env": "HAVEN_EXPORT_FILE_RETENTION_DAYS"})
+    # Caps per user: how many schedules one account may have (held by SQL against direct writes
+    # too: the worker copies it into public.service_limits), and how many bytes its stored files
+    # (emailed runs' included) may take together; identical files are stored once and count once.
+    export_schedules_per_user: int = field(default=20, metadata={"env": "HAVEN_EXPORT_SCHEDULES_PER_USER"})
+    export_stored_bytes_per_user: int = field(default=512 * 1024 * 1024,
+                                              metadata={"env": "HAVEN_EXPORT_STORED_BYTES_PER_USER"})
 
     # The retry queue worker (`haven worker`; its flags override the first three).
     worker_concurrency: int = field(default=4, metadata={"env": "HAVEN_WORKER_CONCURRENCY"})

@@ -157,6 +157,10 @@ SQLSTATES: dict[str, SqlState] = {
     # A missing or still-referenced row, answered 409 as PostgREST does.
     "23503": SqlState(409, "conflict", retryable=True),  # foreign_key_violation
     "42501": SqlState(403, "forbidden", retryable=False),  # insufficient_privilege (RLS or a missing grant)
+    # A per-user cap (supabase/schemas/29_service_limits.sql); the message names it. PostgREST
+    # answers its PTxyz codes with HTTP xyz, so a direct write gets a 409 too. Retrying does not
+    # help until the user deletes something (or files expire).
+    "PT409": SqlState(409, "limit_reached", retryable=False),
 }
 
 

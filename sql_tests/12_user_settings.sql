@@ -1,7 +1,7 @@
 -- Tests supabase/schemas/12_user_settings.sql.
 -- public.user_settings: the signup trigger, the CHECKs, RLS and grants.
 begin;
-select plan(38);
+select plan(48);
 
 select has_table('public', 'user_settings', 'public.user_settings exists');
 select col_is_pk('public', 'user_settings', 'user_id', 'one row per user');
@@ -146,6 +146,49 @@ select results_eq(
   $$,
   $$ values ('assisted', 'false') $$,
   'a user updates their own operator mode and design rules'
+);
+-- design_rules: the shape service/setup/design_rules.py validates, held for direct writes too.
+select ok(public.is_valid_design_rules(public.default_design_rules()), 'the default design rules are valid');
+select throws_ok(
+  $$update public.user_settings set design_rules = '{}'$$,
+  '23514', null, 'design rules without their sections are refused'
+);
+select throws_ok(
+  $$update public.user_settings set design_rules = design_rules || '{"extra": 1}'$$,
+  '23514', null, 'so is a section the rules do not have'
+);
+select throws_ok(
+  $$update public.user_settings set design_rules = jsonb_set(design_rules, '{typography,min_font_size_pt}', '"24"')$$,
+  '23514', null, 'a number given as a string is refused'
+);
+select throws_ok(
+  $$update public.user_settings set design_rules = jsonb_set(design_rules, '{typography,max_lines}', '6.5')$$,
+  '23514', null, 'a fraction where a whole number belongs is refused'
+);
+select throws_ok(
+  $$update public.user_settings set design_rules = jsonb_set(design_rules, '{color,max_palette_colors}', '3')$$,
+  '23514', null, 'a default palette larger than max_palette_colors is refused'
+);
+select throws_ok(
+  $$update public.user_settings
+    set design_rules = jsonb_set(design_rules, '{print_formats,0,width_mm}', '210')$$,
+  '23514', null, 'a print format measured in inches and millimetres is refused'
+);
+select throws_ok(
+  $$update public.user_settings
+    set design_rules = jsonb_set(design_rules, '{print_formats,1,name}', '"8x10"')$$,
+  '23514', null, 'two print formats of one name are refused'
+);
+select throws_ok(
+  $$update public.user_settings
+    set design_rules = jsonb_set(
+      design_rules, '{mockups,scenes}', (select jsonb_agg('scene'::text) from generate_series(1, 100000))
+    )$$,
+  '23514', null, 'a list past its bound (100,000 scenes) is refused'
+);
+select lives_ok(
+  $$update public.user_settings set design_rules = jsonb_set(design_rules, '{typography,max_lines}', '8')$$,
+  'rules of the right shape are kept'
 );
 select is_empty(
   format(

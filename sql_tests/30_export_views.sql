@@ -3,9 +3,24 @@
 -- catalog (service/exports/catalog.py), RLS holds through every view, joins are flattened. The
 -- domain tables (20_ to 25_) and export_history (32_) are exercised through the views.
 begin;
-select plan(38);
+select plan(41);
 
 -- The catalog's field keys per type, plus user_id and export_date (keep in step with catalog.py).
+-- export_fields(): a type's field keys are its view's columns but user_id and export_date.
+select is(
+  public.export_fields('orders'),
+  array[
+    'id', 'shopify_order_id', 'customer_email', 'total', 'subtotal', 'discount_total', 'item_count',
+    'status', 'created_at', 'attribution_channel', 'coupon_code'
+  ],
+  'export_fields() reads a type''s field keys, in order, from its view'
+);
+select is(public.export_fields('invoices'), null::text[], 'an unknown type has no fields');
+select is(
+  public.export_fields('export_orders; drop table public.quotes'), null::text[],
+  'and a name that is no type is never looked up'
+);
+
 select columns_are('public', 'export_leads', array[
   'id', 'email', 'segment', 'source', 'quiz_completed', 'converted', 'created_at',
   'utm_source', 'utm_medium', 'utm_campaign', 'user_id', 'export_date'

@@ -2,7 +2,7 @@
 -- The plan's table, owner-only under RLS, with next_run_at and last_run_at out of users' reach and
 -- the API's rules held in CHECKs too.
 begin;
-select plan(13);
+select plan(29);
 
 select has_table('public', 'scheduled_exports', 'public.scheduled_exports exists');
 select columns_are(
@@ -71,12 +71,107 @@ select throws_ok(
   '23514', null, 'an emailed schedule needs an address'
 );
 
+-- The schedule's fields, held here as the API holds them (issue 15).
+select throws_ok(
+  $$insert into public.scheduled_exports (user_id, export_type, frequency, delivery_method, field_selection)
+    values (auth.uid(), 'orders', 'weekly', 'download', '{total,title}')$$,
+  '23514', 'field_selection: unknown field(s) for orders: title (the fields are id, shopify_order_id, '
+  || 'customer_email, total, subtotal, discount_total, item_count, status, created_at, attribution_channel, '
+  || 'coupon_code)',
+  'a field the type does not have is refused, naming it'
+);
+select throws_ok(
+  $$insert into public.scheduled_exports (user_id, export_type, frequency, delivery_method, field_selection)
+    values (auth.uid(), 'orders', 'weekly', 'download', '{total,total}')$$,
+  '23514', 'field_selection: field(s) listed more than once: total', 'so is a field listed twice'
+);
+select throws_ok(
+  $$insert into public.scheduled_exports (user_id, export_type, frequency, delivery_method, field_selection)
+    values (auth.uid(), 'orders', 'weekly', 'download', array['total', null])$$,
+  '23514', null, 'and a null field'
+);
+select throws_ok(
+  $$insert into public.scheduled_exports (user_id, export_type, frequency, delivery_method, field_selection)
+    values (auth.uid(), 'orders', 'weekly', 'download', array[array['id', 'total'], array['status', 'item_count']])$$,
+  '23514', null, 'and a list of lists'
+);
+select throws_ok(
+  $$insert into public.scheduled_exports (user_id, export_type, frequency, delivery_method, field_selection)
+    select auth.uid(), 'orders', 'weekly', 'download', array_agg('total'::text) from generate_series(1, 100000)$$,
+  '23514', null, 'and a long list, before anything looks at its keys'
+);
+select throws_ok(
+  format(
+    $$insert into public.scheduled_exports (user_id, export_type, frequency, delivery_email)
+      values (auth.uid(), 'orders', 'weekly', %L)$$,
+    repeat('a', 250) || '@example.com'
+  ),
+  '23514', null, 'a delivery address is at most 254 characters'
+);
+select lives_ok(
+  $$insert into public.scheduled_exports (user_id, export_type, frequency, delivery_method, field_selection)
+    values (auth.uid(), 'pins', 'weekly', 'download', '{title,board_name}')$$,
+  'fields of the type, each once, are kept'
+);
+
+-- A schedule that no longer validates (its type lost a field since) can still be switched off,
+-- changed otherwise, and deleted; switching it back on needs its fields fixed.
+select tests.clear_authentication();
+alter table public.scheduled_exports disable trigger scheduled_exports_check_fields;
+update public.scheduled_exports set field_selection = '{title,gone_field}' where export_type = 'pins';
+alter table public.scheduled_exports enable trigger scheduled_exports_check_fields;
+select tests.authenticate_as(:'alice');
+select lives_ok(
+  $$update public.scheduled_exports set enabled = false, delivery_email = 'new@example.com'
+    where export_type = 'pins'$$,
+  'a schedule whose fields went stale can be switched off (and its other columns changed)'
+);
+select throws_ok(
+  $$update public.scheduled_exports set enabled = true where export_type = 'pins'$$,
+  '23514', null, 'but not switched back on until its fields are fixed'
+);
+select lives_ok(
+  $$update public.scheduled_exports set enabled = true, field_selection = '{title}' where export_type = 'pins'$$,
+  'which is one update'
+);
+
+-- The per-user cap (service_limit('export_schedules_per_user'), 20 unless the worker wrote one).
+select throws_ok(
+  $$insert into public.scheduled_exports (user_id, export_type, frequency, delivery_method)
+    select auth.uid(), 'orders', 'weekly', 'download' from generate_series(1, 1000)$$,
+  'PT409', null, 'a thousand schedules in one statement are refused'
+);
+select is((select count(*) from public.scheduled_exports), 2::bigint, 'and none of them is kept');
+select lives_ok(
+  $$insert into public.scheduled_exports (user_id, export_type, frequency, delivery_method)
+    select auth.uid(), 'orders', 'weekly', 'download' from generate_series(1, 18)$$,
+  'up to the cap, they are'
+);
+select throws_ok(
+  $$insert into public.scheduled_exports (user_id, export_type, frequency, delivery_method)
+    values (auth.uid(), 'leads', 'weekly', 'download')$$,
+  'PT409', 'export_schedules_per_user: at most 20 export schedules per account, and this one has 20: delete one first',
+  'the next one is refused, naming the cap'
+);
+
 select tests.authenticate_as(:'bob');
 select is_empty($$select from public.scheduled_exports$$, 'bob does not see alice''s schedules');
 select results_eq(
   $$with deleted as (delete from public.scheduled_exports returning 1) select count(*) from deleted$$,
   $$values (0::bigint)$$,
   'nor can he delete them'
+);
+
+select tests.authenticate_as(:'bob');
+select lives_ok(
+  $$insert into public.scheduled_exports (user_id, export_type, frequency, delivery_method)
+    values (auth.uid(), 'leads', 'weekly', 'download')$$,
+  'the cap is per user: bob still schedules'
+);
+select tests.authenticate_as(:'alice');
+select lives_ok(
+  $$delete from public.scheduled_exports where export_type = 'pins'$$,
+  'deleting one makes room'
 );
 
 select * from finish();

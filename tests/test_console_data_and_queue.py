@@ -118,10 +118,9 @@ def test_a_stored_file_is_listed_and_downloaded_by_its_owner_only(browser, owner
     history = sql(database_url, "insert into public.export_history (user_id, export_type, format, fields, status,"
                                 " record_count, finished_at) values (%s, 'orders', 'csv', '{id}', 'completed', 1,"
                                 " now()) returning id::text", [owner])[0][0]
-    file_id = sql(database_url, "insert into public.export_files (user_id, export_history_id, filename, content_type,"
-                                " file_bytes, record_count, expires_at) values (%s, %s, 'orders-export.csv',"
-                                " 'text/csv; charset=utf-8', convert_to('ID\n1\n', 'utf8'), 1, now() + interval '1 day')"
-                                " returning id::text", [owner, history])[0][0]
+    file_id = sql(database_url, "select public.store_export_file(%s, %s, 'orders-export.csv',"
+                                " 'text/csv; charset=utf-8', convert_to('ID\n1\n', 'utf8'), 1, now() + interval '1 day',"
+                                " 1000000)::text", [owner, history])[0][0]
     page = browser.get("/console/data").get_data(as_text=True)
     assert f'href="/console/data/files/{file_id}"' in page
     download = browser.get(f"/console/data/files/{file_id}")

@@ -55,6 +55,18 @@ def test_refuses_bad_queries(client, user, query):  # type: ignore[no-untyped-de
     assert response.json["error"] == "invalid_request"
 
 
+@pytest.mark.parametrize("offset", ["9223372036854775808", "1000001", "99999999999999999999999999"])
+def test_an_offset_past_the_bound_is_a_400_naming_it(client, user, offset):  # type: ignore[no-untyped-def]
+    response = client.get(f"/api/errors?offset={offset}", headers=user.headers)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.json["error"] == "invalid_request" and response.json["details"][0]["field"] == "offset"
+
+
+def test_the_deepest_offset_answers_an_empty_page(client, user, items):  # type: ignore[no-untyped-def]
+    page = client.get("/api/errors?offset=1000000", headers=user.headers).json
+    assert page["items"] == [] and page["total"] == 5
+
+
 def test_requires_a_signed_in_caller(client):  # type: ignore[no-untyped-def]
     assert client.get("/api/errors").status_code == 401
     assert client.post(f"/api/errors/{uuid.uuid4()}/retry").status_code == 401

@@ -47,6 +47,18 @@ def worker_settings(settings: Settings, resend: FakeResend) -> Settings:
 
 
 @pytest.fixture
+def make_user(make_user, db: Database):  # type: ignore[no-untyped-def]
+    """Users with Resend connected: an email schedule is refused while no sender can be found."""
+
+    def make(email: str | None = None):  # type: ignore[no-untyped-def]
+        created = make_user(email)
+        connect_resend(db, created.id)
+        return created
+
+    return make
+
+
+@pytest.fixture
 def context(worker_settings: Settings, db: Database) -> WorkerContext:
     return worker_context(worker_settings, db)
 
@@ -140,7 +152,7 @@ def test_empty_field_selection_means_defaults(client, user):
 
 
 @pytest.mark.parametrize(("body", "needle"), [
-    ({"export_type": "invoices"}, "unknown export type 'invoices'"),
+    ({"export_type": "invoices"}, "export_type"),
     ({"format": "xlsx"}, "format"),
     ({"field_selection": ["total", "nope"]}, "unknown field(s) for orders: nope"),
     ({"field_selection": ["total", "total"]}, "more than once: total"),
@@ -180,15 +192,29 @@ def test_patch_recomputes_next_run_when_the_frequency_changes(client, user, data
 
 @pytest.mark.parametrize(("body", "needle"), [
     ({}, "nothing to change"),
-    ({"delivery_email": None}, "delivery_email is required"),
+    ({"delivery_method": "email", "delivery_email": None}, "delivery_email"),
     ({"field_selection": ["email"], "export_type": "pins"}, "unknown field(s) for pins: email"),
-    ({"frequency": None}, "frequency cannot be null"),
+    ({"frequency": None}, "frequency"),
+    ({"enabled": None}, "enabled"),
+    ({"export_type": "invoices"}, "export_type"),
     ({"id": "x"}, "id"),
 ])
 def test_bad_patches_are_400_and_change_nothing(client, user, body, needle):
     schedule = create(client, user).get_json()
     response = client.patch(f"/api/export/schedules/{schedule['id']}", json=body, headers=user.headers)
     assert response.status_code == 400 and needle in json.dumps(response.get_json())
+    assert client.get(f"/api/export/schedules/{schedule['id']}", headers=user.headers).get_json() == schedule
+
+
+@pytest.mark.parametrize(("body", "needle"), [
+    ({"delivery_email": None}, "delivery_email is required"),
+    ({"field_selection": ["title"]}, "unknown field(s) for orders: title"),
+    ({"export_type": "pins", "delivery_method": "download"}, "unknown field(s) for pins: shopify_order_id"),
+])
+def test_patches_that_conflict_with_the_stored_schedule_are_409_and_change_nothing(client, user, body, needle):
+    schedule = create(client, user, field_selection=ORDER_FIELDS).get_json()
+    response = client.patch(f"/api/export/schedules/{schedule['id']}", json=body, headers=user.headers)
+    assert response.status_code == 409 and needle in json.dumps(response.get_json())
     assert client.get(f"/api/export/schedules/{schedule['id']}", headers=user.headers).get_json() == schedule
 
 
@@ -342,9 +368,11 @@ def test_a_timeout_after_resend_accepted_does_not_send_twice(client, user, datab
     assert export_history(database_url, schedule["id"])[0]["delivery_id"] == resend.emails[0].id
 
 
-def test_without_a_resend_connection_the_run_fails_for_good_saying_why(client, user, database_url, context,
+def test_without_a_resend_connection_the_run_fails_for_good_saying_why(client, user, database_url, db, context,
                                                                        registry, resend):
     schedule = create(client, user).get_json()
+    with db.as_service() as conn:  # Resend disconnected after the schedule was made
+        records.mark_disconnected(conn, user.id, "resend", delete_credentials=True)
     make_due(database_url, schedule["id"], last_monday(database_url))
     queue_due_runs(context)
     [failure] = drain(context, registry)
@@ -376,9 +404,9 @@ def test_the_same_key_with_other_content_is_not_sent_again(resend, worker_settin
 
 
 def test_the_sender_falls_back_to_the_setting(client, user, database_url, db, worker_settings, registry, resend):
+    schedule = create(client, user).get_json()
     connect_resend(db, user.id, from_email=None)
     context = worker_context(replace(worker_settings, export_email_from="Haven <reports@haven.test>"), db)
-    schedule = create(client, user).get_json()
     make_due(database_url, schedule["id"], last_monday(database_url))
     queue_due_runs(context)
     assert drain(context, registry) == [None]
@@ -465,4 +493,102 @@ def test_expired_files_are_gone_and_pruned(client, user, database_url, context, 
     sql(database_url, "update public.export_files set expires_at = now() - interval '1 second'")
     assert client.get(f"/api/export/files/{listed['id']}", headers=user.headers).status_code == 404
     registry.periodic_jobs["exports.prune_files"].run(context)
+    assert sql(database_url, "select count(*) from public.export_files")[0][0] == 0
+
+
+# -- what a user can always do, and what needs a sender (issue 15) ---------------------------------
+
+def disconnect_resend(db: Database, user_id: str) -> None:
+    with db.as_service() as conn:
+        records.mark_disconnected(conn, user_id, "resend", delete_credentials=True)
+
+
+def test_an_email_schedule_needs_a_sender_when_made_or_changed(client, user, db, database_url):
+    disconnect_resend(db, user.id)
+    refused = create(client, user)
+    assert refused.status_code == 409 and refused.get_json()["error"] == "no_email_sender"
+    assert "connect Resend" in refused.get_json()["message"]
+    assert create(client, user, enabled=False).status_code == 201  # switched off: nothing to send yet
+    download = create(client, user, delivery_method="download", delivery_email=None).get_json()
+    to_email = client.patch(f"/api/export/schedules/{download['id']}", json={"delivery_method": "email",
+                            "delivery_email": "owner@shop.example.com"}, headers=user.headers)
+    assert to_email.status_code == 409 and to_email.get_json()["error"] == "no_email_sender"
+    connect_resend(db, user.id, from_email=None)  # connected, but no sender address anywhere
+    no_sender = create(client, user)
+    assert no_sender.status_code == 409 and "HAVEN_EXPORT_EMAIL_FROM" in no_sender.get_json()["message"]
+    assert sql(database_url, "select count(*) from public.scheduled_exports")[0][0] == 2
+
+
+def test_a_schedule_can_always_be_switched_off_and_deleted(client, user, db, database_url):
+    stale = create(client, user, export_type="pins", field_selection=["title", "board_name"]).get_json()
+    # The type lost a field since (a catalog change), and Resend was disconnected: the schedule no
+    # longer validates and could not be sent.
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("alter table public.scheduled_exports disable trigger scheduled_exports_check_fields")
+        conn.execute("update public.scheduled_exports set field_selection = '{title,gone}' where id = %s",
+                     [stale["id"]])
+        conn.execute("alter table public.scheduled_exports enable trigger scheduled_exports_check_fields")
+    disconnect_resend(db, user.id)
+    path = f"/api/export/schedules/{stale['id']}"
+    off = client.patch(path, json={"enabled": False}, headers=user.headers)
+    assert off.status_code == 200, off.get_json()
+    assert off.get_json()["enabled"] is False and off.get_json()["field_selection"] == ["title", "gone"]
+    back_on = client.patch(path, json={"enabled": True}, headers=user.headers)
+    assert back_on.status_code == 409 and "unknown field(s) for pins: gone" in back_on.get_json()["message"]
+    assert client.delete(path, headers=user.headers).status_code == 204
+
+
+def test_a_run_over_the_row_cap_fails_with_advice_a_schedule_can_follow(client, user, database_url, db,
+                                                                        worker_settings, registry, resend):
+    context = worker_context(replace(worker_settings, export_max_records=1), db)
+    schedule = create(client, user, frequency="monthly", delivery_method="download").get_json()
+    run_at = sql(database_url, "select public.first_export_run_at('monthly') - interval '1 month'")[0][0]
+    make_due(database_url, schedule["id"], run_at)
+    seed_orders(database_url, user.id, run_at)
+    queue_due_runs(context)
+    [failure] = drain(context, registry)
+    assert failure is not None and "date_range_type last_week and a weekly frequency" in failure
+    assert "limit" not in failure.replace("limit_", "")  # nothing a schedule cannot do
+    [run] = export_history(database_url, schedule["id"])
+    assert run["status"] == "failed" and "last_week" in run["error"]
+
+
+def test_identical_files_are_stored_once_and_each_downloads(client, user, database_url, context, registry):
+    ids = [create(client, user, delivery_method="download", field_selection=ORDER_FIELDS).get_json()["id"]
+           for _ in range(3)]
+    run_at = last_monday(database_url)
+    seed_orders(database_url, user.id, run_at)
+    for schedule_id in ids:
+        make_due(database_url, schedule_id, run_at)
+    assert queue_due_runs(context) == 3
+    assert drain(context, registry) == [None, None, None]
+    files = client.get("/api/export/files", headers=user.headers).get_json()["files"]
+    assert sorted(f["scheduled_export_id"] for f in files) == sorted(ids)
+    assert sql(database_url, "select count(*), sum(byte_size) from public.export_file_contents")[0] == (
+        1, files[0]["byte_size"])
+    bodies = {client.get(f"/api/export/files/{f['id']}", headers=user.headers).get_data() for f in files}
+    assert len(bodies) == 1 and csv_rows(bodies.pop())[1:] == [["in-1", "a@x.test", "10.00"],
+                                                               ["in-2", "'=cmd", "-2.50"]]
+    sql(database_url, "update public.export_files set expires_at = now() - interval '1 second'"
+                      " where export_history_id = (select id from public.export_history order by created_at limit 1)")
+    registry.periodic_jobs["exports.prune_files"].run(context)
+    assert len(client.get("/api/export/files", headers=user.headers).get_json()["files"]) == 2
+    assert sql(database_url, "select count(*) from public.export_file_contents")[0][0] == 1  # still named
+
+
+def test_a_run_past_the_stored_bytes_cap_fails_for_good_naming_it(client, user, database_url, db, worker_settings,
+                                                                   registry):
+    context = worker_context(replace(worker_settings, export_stored_bytes_per_user=100), db)
+    schedule = create(client, user, delivery_method="download", export_type="leads").get_json()
+    run_at = last_monday(database_url)
+    make_due(database_url, schedule["id"], run_at)
+    with psycopg.connect(database_url) as conn:
+        conn.execute("insert into public.leads (user_id, email, created_at) select %s, 'lead-' || n || '@x.test',"
+                     " %s - make_interval(secs => n) from generate_series(1, 20) as n", [user.id, run_at])
+    queue_due_runs(context)
+    [failure] = drain(context, registry)
+    assert failure is not None and "export_stored_bytes_per_user" in failure and "cap of 100 bytes" in failure
+    assert queue_items(database_url)[0][0] == "failed"
+    [run] = export_history(database_url, schedule["id"])
+    assert run["status"] == "failed" and "export_stored_bytes_per_user" in run["error"]
     assert sql(database_url, "select count(*) from public.export_files")[0][0] == 0

@@ -300,6 +300,12 @@ def test_a_range_above_the_cap_is_refused_not_cut(client, app, database_url, use
     ({}, "type"),
     ({"type": "invoices"}, "unknown export type 'invoices'"),
     ({"type": "orders", "format": "xml"}, "unknown format 'xml'"),
+    ({"type": "orders", "format": ""}, "unknown format ''"),
+    ({"type": ""}, "type is required"),
+    ({"type": "orders", "startDate": "2026-03-01 12:00:00"}, "startDate is not a date"),
+    ({"type": "orders", "startDate": " 2026-03-01"}, "startDate is not a date"),
+    ({"type": "orders", "startDate": "20260301"}, "startDate is not a date"),
+    ({"type": "orders", "startDate": "2026-03-01T12:00"}, "startDate is not a date"),
     ({"type": "orders", "fields": "id,bogus"}, "unknown field(s) for orders: bogus"),
     ({"type": "orders", "fields": "id,,total"}, "empty name"),
     ({"type": "orders", "fields": "id,total,id"}, "more than once: id"),
@@ -326,6 +332,15 @@ def test_bad_requests_are_400_naming_the_problem(client, user, database_url, par
     assert needle in json.dumps(response.get_json())
     with psycopg.connect(database_url) as conn:
         assert conn.execute("select count(*) from public.export_history").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("bounds", [
+    {"startDate": "2026-03-10t00:00:00z", "endDate": "2026-03-12T23:59:60Z"},  # RFC 3339 forms
+    {"startDate": "2026-03-10T00:00:00.5+00:00", "endDate": ""},  # empty: as if not given
+    {"startDate": "2026-03-10", "endDate": "2026-03-12T12:00:00", "fields": " id ,\tshopify_order_id"},
+])
+def test_every_form_the_document_states_is_accepted(client, user, bounds):
+    assert get(client, user, type="orders", **bounds).status_code == 200
 
 
 @pytest.mark.parametrize("type_", ["orders", "analytics"])
@@ -444,3 +459,12 @@ def test_a_user_streams_at_most_the_cap_at_once_and_a_finished_stream_frees_its_
     held[0].close()
     assert get(client, seeded, type="orders", **RANGE).status_code == 200
     held[1].close()
+
+
+def test_sql_knows_each_types_field_keys_as_the_catalog_does(database_url):
+    """export_fields() is what SQL holds schedules' field_selection to (its trigger)."""
+    with psycopg.connect(database_url) as conn:
+        for config in EXPORT_CONFIGS.values():
+            row = conn.execute("select public.export_fields(%s)", [config.type]).fetchone()
+            assert row is not None and row[0] == [f.key for f in config.fields], config.type
+        assert conn.execute("select public.export_types()").fetchone() == (list(EXPORT_CONFIGS),)

@@ -352,7 +352,7 @@ def test_sky_pilot_checks_the_format_only(client, user, db, httpserver):
     assert httpserver.log == []
     # Sky Pilot has no wizard step: connecting it changes no progress.
     assert set(progress_of(db, user.id).values()) == {"pending"}
-    bad = client.post("/api/integrations/sky_pilot/connect", json={"api_key": "short key"}, headers=user.headers)
+    bad = client.post("/api/integrations/sky_pilot/connect", json={"api_key": "short"}, headers=user.headers)
     assert bad.status_code == 400 and bad.json["error"] == "invalid_api_key"
 
 
@@ -376,6 +376,28 @@ def test_bad_bodies_are_400_and_never_call_the_provider(client, user, klaviyo, p
     assert klaviyo.seen == []
     if isinstance(payload.get("api_key"), str) and payload["api_key"].strip():
         assert payload["api_key"] not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("provider", ["klaviyo", "resend", "dynamic_mockups"])
+@pytest.mark.parametrize("key", ["pk_\u20ac_euro_sign_key_01", "pk_line\r\nX-Injected: 1", "pk_tab\tinside_key"])
+def test_a_key_with_characters_no_key_has_is_400_naming_the_field(client, user, klaviyo, resend, mockups, provider,
+                                                                  key):
+    # Outside Latin-1 the HTTP client could not even send it (a 500 before); control characters
+    # would break the header. Refused before any call, naming the field and not the key.
+    response = client.post(f"/api/integrations/{provider}/connect", json={"api_key": key}, headers=user.headers)
+    assert response.status_code == 400, response.get_json()
+    body = response.get_json()
+    assert body["error"] == "invalid_request" and body["details"][0]["field"] == "api_key"
+    assert "visible ASCII" in body["details"][0]["problem"] and key not in response.get_data(as_text=True)
+    assert klaviyo.seen == [] and resend.seen == [] and mockups.seen == []
+
+
+def test_a_key_with_spaces_around_it_is_400_not_trimmed(client, user, klaviyo):
+    # Taken as sent, as its schema says: a pasted newline is named, not silently removed.
+    response = client.post("/api/integrations/klaviyo/connect", json={"api_key": f"  {KLAVIYO_KEY}\n"},
+                           headers=user.headers)
+    assert response.status_code == 400 and response.json["details"][0]["field"] == "api_key"
+    assert klaviyo.seen == []
 
 
 def test_connect_requires_a_token(client, klaviyo):

@@ -297,17 +297,56 @@ def test_sync_endpoint_queues_when_connected_and_is_409_otherwise(world, make_us
     assert world.client.post("/api/integrations/pinterest/sync", headers=alice.headers).status_code == 409
     assert world.queue_items(alice.id) == []
 
-    world.connect(alice.headers)
+    world.connect(alice.headers)  # which queues the first sync
     response = world.client.post("/api/integrations/pinterest/sync", headers=alice.headers)
     assert response.status_code == 202
     body = response.json
-    assert body["queued"] is True
+    assert body["queued"] is True and body["already_queued"] is True  # the connect's sync is still pending
     items = world.queue_items(alice.id)
-    assert body["retry_item_id"] in {str(i["id"]) for i in items}
+    assert [str(i["id"]) for i in items] == [body["retry_item_id"]]
     assert all(i["payload"] == {} for i in items)  # nothing secret in a payload
     # Bob is not connected, whatever Alice is.
     assert world.client.post("/api/integrations/pinterest/sync", headers=bob.headers).status_code == 409
     assert world.queue_items(bob.id) == []
+
+
+def test_at_most_one_sync_is_pending_per_user(world, make_user):
+    alice = make_user()
+    world.connect(alice.headers)
+    run_queued(world.settings, world.db)  # the connect's sync ran
+    answers = [world.client.post("/api/integrations/pinterest/sync", headers=alice.headers) for _ in range(30)]
+    assert {a.status_code for a in answers} == {202}
+    assert [a.json["already_queued"] for a in answers] == [False] + [True] * 29
+    assert {a.json["retry_item_id"] for a in answers} == {answers[0].json["retry_item_id"]}
+    pending = [i for i in world.queue_items(alice.id) if i["status"] == "pending"]
+    assert [str(i["id"]) for i in pending] == [answers[0].json["retry_item_id"]]
+    run_queued(world.settings, world.db)
+    again = world.client.post("/api/integrations/pinterest/sync", headers=alice.headers).json
+    assert again["already_queued"] is False and again["retry_item_id"] != answers[0].json["retry_item_id"]
+
+
+def test_a_sync_request_waits_for_one_under_way_and_answers_its_item(world, make_user, database_url):
+    alice = make_user()
+    world.connect(alice.headers)
+    run_queued(world.settings, world.db)
+    # Another request has locked the integration and is about to queue its sync.
+    other = psycopg.connect(database_url)
+    other.execute("set role service_role")
+    other.execute("select 1 from public.integrations where user_id = %s and provider = 'pinterest' for update",
+                  [alice.id])
+    answers: list = []
+    request = threading.Thread(target=lambda: answers.append(
+        world.client.application.test_client().post("/api/integrations/pinterest/sync", headers=alice.headers)))
+    request.start()
+    wait_for_a_lock_waiter(database_url, what="the second request to wait for the first")
+    queued = other.execute("select public.queue_for_retry(%s, 'pinterest.sync_boards', '{}'::jsonb)::text",
+                           [alice.id]).fetchone()[0]
+    other.commit()
+    other.close()
+    request.join(30)
+    assert [a.status_code for a in answers] == [202]
+    assert answers[0].json["already_queued"] is True and answers[0].json["retry_item_id"] == queued
+    assert [str(i["id"]) for i in world.queue_items(alice.id) if i["status"] == "pending"] == [queued]
 
 
 # --- the callback's refusals --------------------------------------------------------------------

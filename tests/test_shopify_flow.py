@@ -208,7 +208,8 @@ def test_a_state_cannot_connect_another_users_account(shop_client, fake, make_us
     assert integration(database_url, alice.id)["status"] == "connecting"
     refused = shop_client.post("/api/integrations/shopify/confirm", json={"confirmation": held["confirm"]},
                                headers=mallory.headers)
-    assert refused.status_code == 400 and refused.json["details"] == {"reason": "other_user"}
+    # As if it did not exist: Mallory learns nothing about Alice's pending connection.
+    assert refused.status_code == 404 and refused.json["error"] == "confirmation_not_found"
     assert not [r for r in fake.requests if r["op"] == "token"]
     confirmed = shop_client.post("/api/integrations/shopify/confirm", json={"confirmation": held["confirm"]},
                                  headers=alice.headers)
@@ -353,8 +354,28 @@ def test_a_shop_another_account_holds_cannot_be_taken_over(shop_client, fake, ma
     assert credential(database_url, owner.id, "access_token") == owners_token
     assert sql(database_url, "select user_id::text from public.shopify_shops") == [(owner.id,)]
 
-    refused = shop_client.get(f"/api/integrations/shopify/install?shop={SHOP}&format=json", headers=intruder.headers)
+
+
+def test_install_says_nothing_about_whether_another_account_holds_a_shop(shop_client, fake, make_user,
+                                                                          database_url):
+    owner, curious = make_user(), make_user()
+    connect(shop_client, fake, owner)
+    held = shop_client.get(f"/api/integrations/shopify/install?shop={SHOP}&format=json", headers=curious.headers)
+    free = shop_client.get("/api/integrations/shopify/install?shop=nobody-here.myshopify.com&format=json",
+                           headers=curious.headers)
+    # The same answer for a shop another account holds and one nobody does: a consent URL.
+    assert (held.status_code, free.status_code) == (200, 200)
+    assert set(held.json) == set(free.json) == {"authorize_url"}
+    assert f"/shops/{SHOP}/admin/oauth/authorize?" in held.json["authorize_url"]
+    # Only once Shopify's signed redirect shows that the user administers the shop is it refused.
+    state = dict(parse_qsl(urlsplit(held.json["authorize_url"]).query))["state"]
+    response = shop_client.get(callback_path(fake.approve(SHOP, state, "http://hub.test" + CALLBACK)))
+    held_flow = outcome(response)  # a JSON API flow waits for its user's confirmation
+    refused = shop_client.post("/api/integrations/shopify/confirm", json={"confirmation": held_flow["confirm"]},
+                               headers=curious.headers)
     assert refused.status_code == 409 and refused.json["error"] == "shop_in_use"
+    assert not [r for r in fake.requests if r["op"] == "token" and r.get("shop") == SHOP][1:]  # no second grant
+    assert sql(database_url, "select user_id::text from public.shopify_shops") == [(owner.id,)]
 
 
 def test_a_released_shop_can_move_to_another_account(shop_client, shop_settings, db, fake, make_user, database_url):

@@ -32,6 +32,7 @@ CASES = [
     ("insert into public.periodic_jobs (name) values ('a'), ('a')", "23505", 409, "conflict"),
     (f"insert into public.user_settings (user_id) values ('{uuid.uuid4()}')", "23503", 409, "conflict"),
     ("set role authenticated; select * from public.periodic_jobs", "42501", 403, "forbidden"),
+    ("do $$ begin raise exception 'a cap' using errcode = 'PT409'; end $$", "PT409", 409, "limit_reached"),
 ]
 
 

@@ -105,3 +105,70 @@ def test_a_writer_that_dies_hands_over_instead_of_blocking_everyone() -> None:
     with pytest.raises(KeyboardInterrupt):
         batcher.accept(delivery(1), "{}")
     assert not batcher._writing  # the next delivery is written at once, not after a 30 s wait
+
+
+# --- input no delivery may turn into a 500, or into its batch-mates' failure (issue 15) ----------
+
+def signed(fake, body: bytes, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    from service.providers.shopify.client import webhook_hmac
+
+    _, headers = fake.signed_webhook("orders/create", "haven-prints.myshopify.com", {})
+    headers["X-Shopify-Hmac-Sha256"] = webhook_hmac(body, fake.client_secret)
+    return {**headers, **extra}
+
+
+def test_a_body_nested_5000_deep_is_a_400(shop_client, fake, connected, database_url):
+    body = b"[" * 5000 + b"]" * 5000
+    response = shop_client.post("/api/webhooks/shopify", data=body, headers=signed(fake, body))
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.json == {"error": "invalid_webhook", "message": "the webhook body is nested too deeply"}
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("select count(*) from public.shopify_webhook_events").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("triggered_at", ["0001-01-01T00:00:00-23:59", "0001-01-01T00:00:00+23:59", "yesterday",
+                                          "2026-13-45T00:00:00Z"])
+def test_a_triggered_at_postgres_cannot_hold_is_a_400_for_that_delivery(shop_client, fake, connected, database_url,
+                                                                        triggered_at):
+    body = b'{"id": 1}'
+    response = shop_client.post("/api/webhooks/shopify", data=body,
+                                headers=signed(fake, body, **{"X-Shopify-Triggered-At": triggered_at}))
+    assert response.status_code == 400 and response.json["error"] == "invalid_webhook"
+    assert "X-Shopify-Triggered-At" in response.json["message"]
+
+
+def test_a_triggered_at_with_any_offset_is_stored_as_its_instant(shop_client, fake, connected, database_url):
+    body = b'{"id": 1}'
+    response = shop_client.post("/api/webhooks/shopify", data=body, headers=signed(
+        fake, body, **{"X-Shopify-Triggered-At": "2026-11-20T23:30:00.123456789-11:59"}))
+    assert response.status_code == 200
+    with psycopg.connect(database_url) as conn:
+        stored = conn.execute("select triggered_at at time zone 'UTC' from public.shopify_webhook_events").fetchone()
+    assert stored is not None and stored[0].isoformat() == "2026-11-21T11:29:00.123456"
+
+
+def test_any_data_error_of_one_delivery_fails_it_alone(db, owner, database_url):
+    # An offset Postgres refuses (22009), a year it cannot hold (22008): written as a batch with
+    # good deliveries, whatever the Python side let through.
+    batcher = DeliveryBatcher(db)
+    futures: list[Future[str]] = [Future() for _ in range(4)]
+    triggered = [None, "0001-01-01T00:00:00-23:59", "20000000-01-01T00:00:00Z", None]
+    items = [json.dumps({**delivery(n), "triggered_at": at})[:-1] + ', "payload": {}}' for n, at in enumerate(triggered)]
+    batcher._write(list(zip(items, futures)))
+    assert futures[0].result() == "accepted" and futures[3].result() == "accepted"
+    for refused in futures[1:3]:
+        with pytest.raises(DeliveryRefused):
+            refused.result()
+
+
+def test_the_inbox_splits_on_every_data_error_class_not_only_declared_codes(database_url):
+    from service.providers.shopify.inbox import _bad_input
+
+    def raised(statement: str) -> psycopg.Error:
+        with psycopg.connect(database_url) as conn, pytest.raises(psycopg.Error) as caught:
+            conn.execute(statement)
+        return caught.value
+
+    assert _bad_input(raised("do $$ begin raise exception 'x' using errcode = '22012'; end $$"))
+    assert _bad_input(raised("do $$ begin raise exception 'x' using errcode = '54001'; end $$"))
+    assert not _bad_input(raised("do $$ begin raise exception 'x' using errcode = '57014'; end $$"))

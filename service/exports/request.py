@@ -1,8 +1,8 @@
 """Turns the query string of an export into a validated `ExportRequest`, or a 400 naming the problem.
 
 Date bounds are half-open, `start <= export_date < end`:
-- `startDate`/`endDate` are ISO 8601 dates (`2026-03-01`) or date-times (`2026-03-01T12:00:00Z`);
-  a date-time without an offset is UTC, and a date is a UTC day.
+- `startDate`/`endDate` are dates (`2026-03-01`) or RFC 3339 date-times (`2026-03-01T12:00:00Z`,
+  `2026-03-01T12:00:00.5+05:30`); a date-time without an offset is UTC, and a date is a UTC day.
 - A date-only `endDate` includes that whole day (the bound is the next midnight); a date-time
   `endDate` is included itself.
 - No `startDate`: the type's `defaultDateRange` days before the end of the range (or before now).
@@ -20,7 +20,13 @@ from datetime import date, datetime, timedelta, timezone
 from ..errors import BadRequest
 from .catalog import EXPORT_CONFIGS, EXPORT_FORMATS, ExportConfig, ExportField, ExportFormat
 
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Spaces and tabs around field keys are ignored ("id, total"); the document's pattern says so.
+_KEY_SPACE = " \t"
+_DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# RFC 3339's date-time (T or t, Z or z, any number of fraction digits, a leap second), or the same
+# without an offset (UTC); the OpenAPI document states these forms (service/exports/routes.py).
+_DATE_TIME = re.compile(r"(?P<start>[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:)(?P<second>[0-9]{2})"
+                        r"(?P<rest>(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})?)")
 # Bounds are shifted by an offset, a day, a tick or defaultDateRange days; within these years none of
 # that can leave datetime's range (years 1..9999), and no record we export is dated outside them.
 MIN_YEAR, MAX_YEAR = 1900, 9000
@@ -62,7 +68,7 @@ def resolve_export_request(*, type: str | None, format: str | None, fields: str 
     if config is None:
         raise BadRequest(f"unknown export type {type!r}: one of {', '.join(EXPORT_CONFIGS)}",
                          code="invalid_export")
-    chosen_format = format or "csv"
+    chosen_format = "csv" if format is None else format  # "" is no format, not the default
     if chosen_format not in EXPORT_FORMATS:
         raise BadRequest(f"unknown format {chosen_format!r}: csv or json", code="invalid_export")
     max_records = max_records_of(config, max_records_override)
@@ -75,9 +81,9 @@ def resolve_export_request(*, type: str | None, format: str | None, fields: str 
 
 
 def _fields(config: ExportConfig, requested: str | None) -> tuple[ExportField, ...]:
-    if requested is None or not requested.strip():
+    if requested is None or not requested.strip(_KEY_SPACE):
         return config.default_fields
-    keys = [key.strip() for key in requested.split(",")]
+    keys = [key.strip(_KEY_SPACE) for key in requested.split(",")]
     if "" in keys:
         raise BadRequest(f"fields has an empty name in {requested!r} (comma-separated field keys)",
                          code="invalid_export")
@@ -94,18 +100,27 @@ def _fields(config: ExportConfig, requested: str | None) -> tuple[ExportField, .
 
 def _parse_bound(name: str, text: str) -> tuple[datetime, bool]:
     """The instant `text` names (UTC when it has no offset) and whether it was a date only."""
-    value = text.strip()
+    value = text
+    shape = _DATE_TIME.fullmatch(value)
+    if not _DATE_ONLY.fullmatch(value) and shape is None:
+        raise BadRequest(f"{name} is not a date: {text!r} (use YYYY-MM-DD or an RFC 3339 date-time such as"
+                         " 2026-03-01T12:00:00Z; without an offset it is UTC)", code="invalid_export")
+    leap_second = shape is not None and shape["second"] == "60"
+    if shape is not None:  # the forms RFC 3339 allows that Python does not read: z, and a leap second
+        value = f"{shape['start']}{'59' if leap_second else shape['second']}{shape['rest'].upper()}"
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise BadRequest(f"{name} is not a date: {text!r} (use YYYY-MM-DD or an ISO 8601 date-time)",
+    except ValueError:  # e.g. 2026-02-30
+        raise BadRequest(f"{name} is not a date: {text!r} (use YYYY-MM-DD or an RFC 3339 date-time)",
                          code="invalid_export") from None
     # The year as written, before the offset is applied: applying it can itself overflow.
     if not MIN_YEAR <= parsed.year <= MAX_YEAR:
         raise BadRequest(f"{name} is out of range: {text!r} (years {MIN_YEAR} to {MAX_YEAR})",
                          code="invalid_export")
-    if _DATE_ONLY.match(value):
+    if shape is None:
         return parsed.replace(tzinfo=timezone.utc), True
+    if leap_second:  # 23:59:60 is the instant before the next minute
+        parsed = parsed.replace(microsecond=0) + timedelta(seconds=1)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc), False

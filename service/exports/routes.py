@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..api import Strict, endpoint
 from ..context import services
 from ..auth import Caller
-from .catalog import EXPORT_CONFIGS
-from .request import max_records_of, resolve_export_request
+from .catalog import EXPORT_CONFIGS, EXPORT_FORMATS
+from .request import MAX_YEAR, MIN_YEAR, max_records_of, resolve_export_request
 from .stream import open_export
 
 bp = Blueprint("exports", __name__)
@@ -39,18 +39,45 @@ class ExportConfigs(BaseModel):
     configs: list[ExportConfigOut]
 
 
-class ExportQuery(Strict):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+_ALL_KEYS = sorted({f.key for config in EXPORT_CONFIGS.values() for f in config.fields})
+_KEY = "(" + "|".join(_ALL_KEYS) + ")"
+# A bound as written (request.py's rules): a date or an RFC 3339 date-time, or a date-time without
+# an offset (UTC), in a year from MIN_YEAR to MAX_YEAR. The form without an offset is a pattern,
+# with every day of every month but 29 February (which is accepted too, in a leap year).
+_YEAR = f"(19[0-9]{{2}}|[2-8][0-9]{{3}}|{MAX_YEAR})"
+_MONTH_DAY = "((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))"
+_TIME = r"([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?"
+_BOUND_SCHEMA = {"type": "string", "anyOf": [
+    {"maxLength": 0},  # empty: as if not given
+    {"pattern": f"^{_YEAR}-", "anyOf": [{"format": "date"}, {"format": "date-time"},
+                                        {"pattern": f"^{_YEAR}-{_MONTH_DAY}[Tt]{_TIME}$"}]}]}
+assert MIN_YEAR == 1900, "the patterns above state 1900 as the first year"
+_KEY_LIST = f"^[ \\t]*({_KEY}[ \\t]*(,[ \\t]*{_KEY}[ \\t]*)*)?$"
 
-    type: str = Field(description="leads, customers, orders, pins, quotes, assets or analytics")
-    format: str = Field("csv", description="csv or json")
-    fields: str | None = Field(None, description="comma-separated field keys; default: the type's defaults")
+
+class ExportQuery(Strict):
+    """Each parameter's schema states what it may be (request.py checks it, naming the problem).
+    What one parameter may be given another, which OpenAPI cannot state, is in the description."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    type: str = Field(description="leads, customers, orders, pins, quotes, assets or analytics",
+                      json_schema_extra={"enum": list(EXPORT_CONFIGS)})
+    format: str = Field("csv", description="csv or json", json_schema_extra={"enum": list(EXPORT_FORMATS)})
+    fields: str | None = Field(None, description="comma-separated field keys of the type, each once; default:"
+                                                 " the type's defaults",
+                               json_schema_extra={"pattern": _KEY_LIST})
     start_date: str | None = Field(None, alias="startDate",
-                                   description="YYYY-MM-DD or ISO 8601 date-time (UTC without an offset);"
-                                               " default: defaultDateRange days before the end")
+                                   description="YYYY-MM-DD or RFC 3339 date-time (UTC without an offset), years"
+                                               f" {MIN_YEAR}-{MAX_YEAR}; default (or empty): defaultDateRange days"
+                                               " before the end", json_schema_extra=_BOUND_SCHEMA)
     end_date: str | None = Field(None, alias="endDate",
-                                 description="YYYY-MM-DD (that whole day included) or date-time; default: none")
-    limit: int | None = Field(None, description="at most this many rows, newest first (1..maxRecords)")
+                                 description="YYYY-MM-DD (that whole day included) or RFC 3339 date-time, years"
+                                             f" {MIN_YEAR}-{MAX_YEAR}; default (or empty): none",
+                                 json_schema_extra=_BOUND_SCHEMA)
+    limit: int | None = Field(None, description="at most this many rows, newest first (1..maxRecords of the type)",
+                              json_schema_extra={"minimum": 1,
+                                                 "maximum": max(c.max_records for c in EXPORT_CONFIGS.values())})
 
 
 @bp.get("/api/export/configs")
@@ -73,8 +100,11 @@ def export_configs() -> ExportConfigs:
           tags=("exports",), errors=(429,),
           description="Streams the caller's rows newest first. X-Record-Count is the number of rows the body "
                       "holds (counted in the same snapshot before streaming); X-Export-Id names the "
-                      "export_history row that records how the stream ended. 429 `too_many_exports`: the caller already "
-                      "has HAVEN_EXPORT_MAX_CONCURRENT exports streaming.")
+                      "export_history row that records how the stream ended. Beyond each parameter's schema, a "
+                      "400 names: fields that are not the type's (GET /api/export/configs lists them), startDate "
+                      "after endDate, a limit above the type's maxRecords, and (`export_too_large`) a range "
+                      "holding more rows than maxRecords without a limit. 429 `too_many_exports`: the caller "
+                      "already has HAVEN_EXPORT_MAX_CONCURRENT exports streaming.")
 def export(caller: Caller, query: ExportQuery) -> Response:
     return export_response(caller, query)
 

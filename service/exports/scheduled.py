@@ -11,8 +11,10 @@ The item's handler, idempotent as every handler must be:
    download), for the run's period: last_week = the 7 days before the run time, last_month = the
    calendar month before it, all_time = everything before it. It is stored in `export_files`
    with its `export_history` row; a retry reuses it, so a re-sent email carries the same bytes.
-   A range over the type's cap or a file over the size cap fails permanently, recorded in
-   export_history (never a truncated file).
+   Identical bytes are stored once per user (`store_export_file`), and a user's live stored files
+   may take at most HAVEN_EXPORT_STORED_BYTES_PER_USER together. A period over the type's row cap,
+   a file over the size cap or past the stored-bytes cap fails permanently, recorded in
+   export_history with advice the schedule can follow (never a truncated file).
 3. Delivery: `download` marks the run delivered (the file is at GET /api/export/files/<id>);
    `email` sends it through the catalog's mailer (Resend) as a base64 attachment with an
    Idempotency-Key derived from the schedule, the run and the addresses, then records the email
@@ -29,11 +31,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import psycopg
+
 from .. import vault
 from ..auth import claims_for
 from ..config import Settings
-from ..errors import ApiError, PermanentError, ProviderError
-from ..integrations.catalog import Mailer, Provider
+from ..errors import ApiError, PermanentError, ProviderError, sqlstate_of
+from ..integrations.catalog import Catalog, Mailer, Provider
 from ..queue.enqueue import enqueue
 from ..queue.registry import Job, Registry, WorkerContext
 from . import history
@@ -142,6 +146,20 @@ def _max_file_bytes(context: WorkerContext, delivery_method: str) -> int:
     return min(settings.export_attachment_max_bytes, fits_one_email)
 
 
+def too_many_rows_advice(schedule: dict[str, Any], max_records: int) -> str:
+    """What a schedule whose period holds more rows than one export may can change: its period
+    (never "pass limit", which a schedule has no way to, nor fewer fields, which keeps the rows)."""
+    kind = schedule["date_range_type"] or ("last_month" if schedule["frequency"] == "monthly" else "last_week")
+    what = f"this run's period holds more than {max_records} {schedule['export_type']}, the most one export may hold"
+    if kind == "all_time":
+        return (f"{what}: change the schedule's date_range_type to last_month (with a monthly frequency) or"
+                " last_week (with a weekly frequency), so each run exports one period")
+    if kind == "last_month":
+        return f"{what}: change the schedule to date_range_type last_week and a weekly frequency"
+    return (f"{what}, and a week is the shortest period a schedule exports: download it in parts from"
+            " GET /api/export with startDate/endDate instead")
+
+
 def _build(context: WorkerContext, schedule: dict[str, Any], run_at: datetime) -> BuiltFile:
     settings = context.settings
     user_id, schedule_id = str(schedule["user_id"]), str(schedule["id"])
@@ -152,8 +170,10 @@ def _build(context: WorkerContext, schedule: dict[str, Any], run_at: datetime) -
                              statement_timeout_seconds=settings.export_statement_timeout_seconds,
                              scheduled_run=(schedule_id, run_at))
     except ApiError as refused:  # a stored selection the catalog no longer has; a range over the cap
-        _record_unbuilt(context, user_id, run_at, request, schedule, refused.message)
-        raise PermanentError(f"the scheduled export cannot be built: {refused.message}") from None
+        reason = too_many_rows_advice(schedule, request.max_records) \
+            if refused.code == "export_too_large" and request is not None else refused.message
+        _record_unbuilt(context, user_id, run_at, request, schedule, reason)
+        raise PermanentError(f"the scheduled export cannot be built: {reason}") from None
     cap = _max_file_bytes(context, schedule["delivery_method"])
     data = bytearray()
     too_large = False
@@ -172,13 +192,21 @@ def _build(context: WorkerContext, schedule: dict[str, Any], run_at: datetime) -
         history.fail_built(context.db, stream.history_id, message)
         raise PermanentError(message)
     filename = request.filename(run_at.date())
-    with context.db.as_service() as conn:
-        row = conn.execute(
-            "insert into public.export_files (user_id, export_history_id, filename, content_type, file_bytes,"
-            " record_count, expires_at) values (%s, %s, %s, %s, %s, %s, now() + make_interval(days => %s))"
-            " returning id::text",
-            [user_id, stream.history_id, filename, request.media_type, bytes(data), stream.expected_rows,
-             settings.export_file_retention_days]).fetchone()
+    try:
+        with context.db.as_service() as conn:
+            row = conn.execute(
+                "select public.store_export_file(%s, %s, %s, %s, %s, %s, now() + make_interval(days => %s), %s)::text"
+                " as id",
+                [user_id, stream.history_id, filename, request.media_type, bytes(data), stream.expected_rows,
+                 settings.export_file_retention_days, settings.export_stored_bytes_per_user]).fetchone()
+    except psycopg.Error as refused:
+        meaning = sqlstate_of(refused)
+        if meaning is None or meaning.retryable:
+            raise
+        # Past the user's stored-bytes cap (limit_reached): the message names the cap.
+        message = refused.diag.message_primary or meaning.code
+        history.fail_built(context.db, stream.history_id, message)
+        raise PermanentError(message) from None
     assert row is not None
     return BuiltFile(stream.history_id, row["id"], request.config.type, filename, request.media_type,
                      bytes(data), stream.expected_rows)
@@ -189,8 +217,9 @@ def _built(context: WorkerContext, schedule_id: str, run_at: datetime) -> BuiltF
     with context.db.as_service() as conn:
         row = conn.execute(
             "select h.id::text as history_id, f.id::text as file_id, h.export_type, f.filename, f.content_type,"
-            " f.file_bytes, f.record_count"
+            " c.file_bytes, f.record_count"
             " from public.export_history as h join public.export_files as f on f.export_history_id = h.id"
+            " join public.export_file_contents as c on c.user_id = f.user_id and c.sha256 = f.content_sha256"
             " where h.scheduled_export_id = %s and h.scheduled_for = %s and h.status = 'completed'"
             " order by h.created_at desc limit 1",
             [schedule_id, run_at]).fetchone()
@@ -222,24 +251,40 @@ def email_message(built: BuiltFile, sender: str, recipient: str, run_at: datetim
     }
 
 
+def no_email_sender(conn: psycopg.Connection[Any], settings: Settings, providers: Catalog,
+                    user_id: str) -> str | None:
+    """Why emailed exports of this user cannot be sent now (no mailing provider, not connected, no
+    sender address), or None. The schedules API refuses an email schedule for the same reasons."""
+    found = providers.mailer()
+    if found is None:
+        return "this server has no email provider: switch the schedule to download"
+    provider = found[0]
+    integration = conn.execute("select status, metadata from public.integrations"
+                               " where user_id = %s and provider = %s", [user_id, provider.name]).fetchone()
+    if integration is None or integration["status"] == "disconnected":
+        return (f"{provider.label} is not connected: connect {provider.label} to receive scheduled exports by"
+                " email, or switch the schedule to download")
+    if not ((integration["metadata"] or {}).get("from_email") or settings.export_email_from):
+        return (f"no sender address for scheduled export emails: set from_email on the {provider.label}"
+                " connection (or HAVEN_EXPORT_EMAIL_FROM)")
+    return None
+
+
 def _mail_access(context: WorkerContext, user_id: str) -> tuple[Provider, Mailer, str, str]:
     """The mailing provider, its API key and the sender, or PermanentError saying what to connect."""
-    found = context.providers.mailer()
-    if found is None:
-        raise PermanentError("this server has no email provider: switch the schedule to download")
-    provider, mailer = found
     with context.db.as_service() as conn:
-        integration = conn.execute("select status, metadata from public.integrations"
-                                   " where user_id = %s and provider = %s", [user_id, provider.name]).fetchone()
+        problem = no_email_sender(conn, context.settings, context.providers, user_id)
+        if problem is not None:
+            raise PermanentError(problem)
+        provider, mailer = context.providers.mailer()  # type: ignore[misc]  # no_email_sender found it
+        integration = conn.execute("select metadata from public.integrations where user_id = %s and provider = %s",
+                                   [user_id, provider.name]).fetchone()
         api_key = vault.get_credential(conn, user_id, provider.name, "api_key", reader=RUN_OPERATION,
                                        purpose="email a scheduled export")
-    if integration is None or integration["status"] == "disconnected" or not api_key:
+    if not api_key:
         raise PermanentError(f"{provider.label} is not connected: connect {provider.label} to receive scheduled"
                              " exports by email, or switch the schedule to download")
     sender = (integration["metadata"] or {}).get("from_email") or context.settings.export_email_from
-    if not sender:
-        raise PermanentError(f"no sender address for scheduled export emails: set from_email on the {provider.label}"
-                             " connection (or HAVEN_EXPORT_EMAIL_FROM)")
     return provider, mailer, api_key, sender
 
 

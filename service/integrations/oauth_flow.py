@@ -17,8 +17,9 @@ from ..api import Strict
 from ..config import Settings
 from ..console import sessions
 from ..context import services
+from ..errors import Conflict, NotFound
 from . import records
-from .oauth_state import ConsumedState, await_confirmation, begin_oauth
+from .oauth_state import ConsumedState, OAuthStateError, await_confirmation, begin_oauth
 
 log = logging.getLogger(__name__)
 Arrival = Literal["same_browser", "other_browser", "api_flow"]
@@ -98,3 +99,27 @@ def other_browser(provider: str, consumed: ConsumedState) -> Response:
     """The flow was finished in a browser other than the one that began it: nothing connects."""
     return refuse(provider, "other_browser", consumed.user_id,
                   "the connection was finished in another browser and was refused")
+
+
+CONFIRM_DESCRIPTION = ("Only the user who began the install may confirm it. 404 `confirmation_not_found`: no "
+                       "connection of the caller's waits under that confirmation (another user's answers the "
+                       "same); 409 `confirmation_spent` (details.reason used|expired), or 409 with the "
+                       "callback's error codes when the provider cannot be connected.")
+
+
+def confirm_through_api(provider: str, label: str, confirm_install: Callable[[str, str], str | None],
+                        user_id: str, confirmation: str) -> Confirmed:
+    """POST /api/integrations/<provider>/confirm: the JSON API's answer to a held flow. A
+    confirmation is state, not input: an unknown one is a 404 (another user's too, so nobody
+    learns that it exists), a spent one a 409."""
+    try:
+        failure = confirm_install(user_id, confirmation)
+    except OAuthStateError as refused:
+        if refused.reason in ("unknown", "other_user"):
+            raise NotFound(f"no {label} connection of yours waits under that confirmation",
+                           code="confirmation_not_found") from None
+        raise Conflict(f"that {label} confirmation was {refused.reason} already; connect again",
+                       code="confirmation_spent", details={"reason": refused.reason}) from None
+    if failure is not None:
+        raise Conflict(f"{label} could not be connected: {failure.replace('_', ' ')}", code=failure)
+    return Confirmed(provider=provider, connected=True)

@@ -3,13 +3,15 @@ provider (the key is checked live before anything is stored); disconnecting."""
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from typing import Any, Literal
 
 from flask import Blueprint
-from pydantic import BaseModel, Field, RootModel, SecretStr
+from pydantic import BaseModel, Field, RootModel, SecretStr, field_validator
+from pydantic_core import PydanticCustomError
 
-from ..api import Strict, endpoint
+from ..api import ADDRESS_PATTERN, Strict, endpoint
 from ..auth import Caller
 from ..context import services
 from ..errors import BadRequest, NotFound, ProviderAuthError, ProviderUnavailable, UpstreamError
@@ -47,10 +49,27 @@ class IntegrationList(RootModel[list[IntegrationView]]):
     """Every provider, in setup order."""
 
 
+# An API key travels in an HTTP header, which carries Latin-1 at most (requests refuses anything
+# else with an error of its own), and no provider issues keys outside visible ASCII.
+API_KEY_PATTERN = r"^[!-~]+$"
+
+
 class ConnectRequest(Strict):
-    api_key: SecretStr = Field(min_length=1, max_length=2000, description="the provider's API key")
-    from_email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+    api_key: SecretStr = Field(min_length=1, max_length=2000, json_schema_extra={"pattern": API_KEY_PATTERN},
+                               description="the provider's API key: visible ASCII characters (U+0021-U+007E)")
+    from_email: str | None = Field(default=None, max_length=254, pattern=ADDRESS_PATTERN,
                                    description="Resend only: the address emails are sent from")
+
+    @field_validator("api_key")
+    @classmethod
+    def _visible_ascii(cls, value: SecretStr) -> SecretStr:
+        key = value.get_secret_value()
+        if not re.fullmatch(API_KEY_PATTERN, key):
+            # Never echo the key: the problem names the rule, not the character.
+            raise PydanticCustomError("api_key_characters",
+                                      "must hold visible ASCII characters only (U+0021-U+007E), as API keys do,"
+                                      " with no spaces around it")
+        return value
 
 
 def view(provider: Provider, row: dict[str, Any] | None) -> IntegrationView:
@@ -81,11 +100,21 @@ def integration_views(caller: Caller) -> list[IntegrationView]:
     return [view(provider, rows.get(provider.name)) for provider in services().providers]
 
 
+def _api_key_providers() -> list[str]:
+    return [p.name for p in services().providers if p.auth_type == "api_key"]
+
+
+def _providers() -> list[str]:
+    return list(services().providers.names)
+
+
 @bp.post("/api/integrations/<provider>/connect")
 @endpoint("Connect an API-key provider: check the key live, then store it in Vault", body=ConnectRequest,
-          response=IntegrationView, errors=(502,), tags=TAGS,
+          response=IntegrationView, errors=(502,), tags=TAGS, path={"provider": _api_key_providers},
           description="400 `invalid_api_key` when the provider refuses the key (the integration is marked "
-                      "`error`, nothing is stored); 400 `unknown_provider` / `oauth_provider`; 502 "
+                      "`error`, nothing is stored; Sky Pilot, which has no API to ask, refuses a key that is "
+                      "not 16-256 letters, digits, '_', '.' or '-'); 400 `invalid_request` for from_email with "
+                      "another provider than Resend; 400 `unknown_provider` / `oauth_provider`; 502 "
                       "`upstream_unavailable` when the provider cannot confirm it (nothing changes).")
 def connect(provider: str, caller: Caller, body: ConnectRequest) -> IntegrationView:
     return connect_api_key(caller, provider, body)
@@ -95,9 +124,7 @@ def connect_api_key(caller: Caller, provider: str, body: ConnectRequest) -> Inte
     """Checks the key live, then stores it (the API's connect and the console's key forms)."""
     declared = services().providers.api_key_provider(provider)
     assert declared.check_key is not None  # every API-key provider declares one
-    api_key = body.api_key.get_secret_value().strip()
-    if not api_key:
-        raise BadRequest("api_key is empty", code="invalid_request")
+    api_key = body.api_key.get_secret_value()  # checked by ConnectRequest
     if body.from_email is not None and provider != "resend":
         raise BadRequest("from_email applies to Resend only", code="invalid_request")
     db = services().db
@@ -122,7 +149,8 @@ def connect_api_key(caller: Caller, provider: str, body: ConnectRequest) -> Inte
 
 @bp.delete("/api/integrations/<provider>")
 @endpoint("Disconnect a provider: delete its credentials and mark it disconnected", response=IntegrationView,
-          errors=(404,), tags=TAGS)
+          errors=(404,), tags=TAGS, path={"provider": _providers},
+          description="404 `not_connected` when the caller has no connection to it; 400 `unknown_provider`.")
 def disconnect(provider: str, caller: Caller) -> IntegrationView:
     return disconnect_provider(caller, provider)
 

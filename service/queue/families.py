@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 
-from .. import vault
+from .. import limits, vault
 from ..config import Settings
 from ..exports import orphans, scheduled
 from ..integrations import tokens
@@ -13,7 +13,8 @@ from . import maintenance, noop
 from .registry import Registry
 
 PLATFORM_FAMILIES: tuple[JobFamily, ...] = (
-    maintenance.register, noop.register, scheduled.register, orphans.register, tokens.register, vault.register)
+    maintenance.register, noop.register, limits.register, scheduled.register, orphans.register, tokens.register,
+    vault.register)
 
 
 def build_registry(settings: Settings, providers: Catalog, extra_families: Iterable[str] = ()) -> Registry:

@@ -20,6 +20,7 @@ from ..errors import NotFound
 bp = Blueprint("errors", __name__)
 
 Status = Literal["pending", "processing", "resolved", "failed"]
+MAX_OFFSET = 1_000_000
 ITEM_COLUMNS = ("id, operation_type, payload, status, attempts, max_attempts, last_error, next_retry_at,"
                 " reference_id, reference_table, created_at, updated_at, resolved_at")
 
@@ -27,7 +28,9 @@ ITEM_COLUMNS = ("id, operation_type, payload, status, attempts, max_attempts, la
 class ErrorsQuery(Strict):
     status: Status | None = Field(None, description="Only items in this state (default: every state)")
     limit: int = Field(20, ge=1, le=100, description="Items per page, 1–100")
-    offset: int = Field(0, ge=0, description="Items to skip, newest first")
+    # Bounded so no offset reaches Postgres past bigint (it would be refused there, 22003); a
+    # million items deep is past any page a person reads.
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description=f"Items to skip, newest first, 0–{MAX_OFFSET}")
 
 
 class RetryItem(BaseModel):

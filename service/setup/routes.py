@@ -74,9 +74,13 @@ def get_progress(caller: Caller) -> SetupProgressView:
         return settings_view(conn).progress
 
 
+def _step_keys() -> list[str]:
+    return [step.key for step in wizard_steps(services().providers)]
+
+
 @bp.patch("/api/settings/setup-progress/<step>")
 @endpoint("Set one wizard step to pending, completed or skipped", body=StepUpdate, response=SetupProgressView,
-          errors=(409,), tags=TAGS,
+          errors=(409,), tags=TAGS, path={"step": _step_keys},
           description="400 for an unknown step; 409 when completing a connection step that is not connected "
                       "(connecting completes it).")
 def set_progress(step: str, caller: Caller, body: StepUpdate) -> SetupProgressView:

@@ -10,11 +10,18 @@ create table public.quotes (
   attribution text,
   collection text,
   mood text,
+  -- draft: being written; approved: ready to be designed; archived: kept, no longer used.
   status text not null default 'draft'
-  constraint quotes_status_not_blank check (btrim(status) <> ''),
+  constraint quotes_status_valid check (status in ('draft', 'approved', 'archived')),
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
-  constraint quotes_user_id_id_key unique (user_id, id)
+  constraint quotes_user_id_id_key unique (user_id, id),
+  -- Users write these columns directly (PostgREST), so their size is bounded here: a quote is
+  -- printed on a wall, not a document.
+  constraint quotes_text_length check (char_length(text) <= 2000),
+  constraint quotes_attribution_length check (char_length(attribution) <= 200),
+  constraint quotes_collection_length check (char_length(collection) <= 100),
+  constraint quotes_mood_length check (char_length(mood) <= 100)
 );
 
 comment on table public.quotes is

@@ -24,6 +24,33 @@ comment on function public.export_types() is
 revoke all on function public.export_types() from public, anon;
 grant execute on function public.export_types() to authenticated, service_role;
 
+create function public.export_fields(p_type text)
+returns text[]
+language sql
+stable
+parallel safe
+set search_path = ''
+as $$
+  -- The view's own columns, in order: the one statement of each type's fields SQL has
+  -- (service/exports/catalog.py names the same keys; a test holds the two equal).
+  select pg_catalog.array_agg(a.attname::text order by a.attnum)
+  from pg_catalog.pg_attribute as a
+  where
+    p_type = any(public.export_types())
+    and a.attrelid = pg_catalog.to_regclass('public.export_' || p_type)
+    and a.attnum > 0
+    and not a.attisdropped
+    and a.attname not in ('user_id', 'export_date')
+$$;
+
+comment on function public.export_fields(text) is
+'The field keys of an export type, in file order: the columns of its view but user_id and '
+'export_date. Null for an unknown type.';
+
+-- Triggers on scheduled_exports call it with the writing role's rights.
+revoke all on function public.export_fields(text) from public, anon;
+grant execute on function public.export_fields(text) to authenticated, service_role;
+
 create view public.export_leads
 with (security_invoker = true) as
 select -- noqa: ST06

@@ -10,6 +10,8 @@ create table public.scheduled_exports (
   -- The plan's column name, though a keyword.
   format text not null default 'csv' -- noqa: RF04
   constraint scheduled_exports_format_valid check (format in ('csv', 'json')),
+  -- Keys of the type's fields, each once (the scheduled_exports_check_fields trigger); empty or
+  -- null: the type's defaults.
   field_selection text[],
   date_range_type text
   constraint scheduled_exports_date_range_type_valid
@@ -22,6 +24,7 @@ create table public.scheduled_exports (
   delivery_email text
   constraint scheduled_exports_delivery_email_shape
   check (delivery_email is null or delivery_email ~ '^[^@\s]+@[^@\s]+\.[^@\s]+$'),
+  constraint scheduled_exports_delivery_email_length check (char_length(delivery_email) <= 254),
   last_run_at timestamptz,
   -- Computed by the schedule_export_run trigger and advanced by the runner, never the user's to
   -- set: a next_run_at set years back would have the runner queue every missed period, each
@@ -82,3 +85,109 @@ grant update (
   delivery_method, delivery_email
 ) on table public.scheduled_exports to authenticated;
 grant select, update on table public.scheduled_exports to service_role;
+
+create function public.check_scheduled_export_fields()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+declare
+  allowed text[];
+  unknown text[];
+  repeated text[];
+begin
+  -- A schedule whose type lost a field since it was saved stays as it is until its owner touches
+  -- what it exports: switching it off, renaming its address or deleting it never needs it to
+  -- validate. Switching it back on does.
+  if tg_op = 'UPDATE'
+    and new.export_type is not distinct from old.export_type
+    and new.field_selection is not distinct from old.field_selection
+    and not (new.enabled and not old.enabled) then
+    return new;
+  end if;
+  if new.field_selection is null or pg_catalog.cardinality(new.field_selection) = 0 then
+    return new;
+  end if;
+  allowed := public.export_fields(new.export_type);
+  if allowed is null then
+    return new;  -- an unknown type: its own CHECK names the problem
+  end if;
+  if pg_catalog.array_ndims(new.field_selection) > 1
+    or pg_catalog.cardinality(new.field_selection) > pg_catalog.cardinality(allowed) then
+    raise exception 'field_selection: at most % field keys for %, in a flat list',
+      pg_catalog.cardinality(allowed), new.export_type
+      using errcode = '23514';
+  end if;
+  select pg_catalog.array_agg(coalesce(f.key, 'null') order by f.ord)
+  into unknown
+  from pg_catalog.unnest(new.field_selection) with ordinality as f (key, ord)
+  where f.key is null or not f.key = any(allowed);
+  if unknown is not null then
+    raise exception 'field_selection: unknown field(s) for %: % (the fields are %)',
+      new.export_type, pg_catalog.array_to_string(unknown, ', '), pg_catalog.array_to_string(allowed, ', ')
+      using errcode = '23514';
+  end if;
+  select pg_catalog.array_agg(r.key order by r.key)
+  into repeated
+  from (
+    select f.key from pg_catalog.unnest(new.field_selection) as f (key)
+    group by f.key having pg_catalog.count(*) > 1
+  ) as r;
+  if repeated is not null then
+    raise exception 'field_selection: field(s) listed more than once: %', pg_catalog.array_to_string(repeated, ', ')
+      using errcode = '23514';
+  end if;
+  return new;
+end
+$$;
+
+comment on function public.check_scheduled_export_fields() is
+'Trigger: a schedule''s field_selection holds keys of its type''s fields (export_fields()), each '
+'once. Checked on create, when the type or the fields change, and when a schedule is switched '
+'back on; never for an update that leaves them alone (a user can always switch a schedule off). '
+'23514 naming the problem.';
+
+revoke all on function public.check_scheduled_export_fields() from public, anon, authenticated;
+
+create trigger scheduled_exports_check_fields
+before insert or update on public.scheduled_exports
+for each row execute function public.check_scheduled_export_fields();
+
+create function public.limit_export_schedules()
+returns trigger
+language plpgsql
+-- Counts the user's schedules whoever inserts (RLS would hide none of them anyway) and reads the
+-- cap from service_limits, which users cannot read.
+security definer
+set search_path = ''
+as $$
+declare
+  cap bigint := public.service_limit('export_schedules_per_user');
+  held bigint;
+begin
+  -- One insert per user at a time, so two concurrent inserts cannot both take the last place.
+  -- Under READ COMMITTED (PostgREST's and the service's) the count below then sees the other's
+  -- committed rows, and rows this statement inserted before this one.
+  perform pg_catalog.pg_advisory_xact_lock(
+    pg_catalog.hashtextextended('scheduled_exports:' || new.user_id::text, 0)
+  );
+  select pg_catalog.count(*) into held from public.scheduled_exports as s where s.user_id = new.user_id;
+  if held >= cap then
+    raise exception
+      'export_schedules_per_user: at most % export schedules per account, and this one has %: delete one first',
+      cap, held
+      using errcode = 'PT409';
+  end if;
+  return new;
+end
+$$;
+
+comment on function public.limit_export_schedules() is
+'Trigger: refuses a new schedule once its user has service_limit(''export_schedules_per_user'') of '
+'them (PT409, answered 409 limit_reached).';
+
+revoke all on function public.limit_export_schedules() from public, anon, authenticated, service_role;
+
+create trigger scheduled_exports_limit_per_user
+before insert on public.scheduled_exports
+for each row execute function public.limit_export_schedules();

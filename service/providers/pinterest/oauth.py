@@ -70,6 +70,8 @@ class InstallQuery(Strict):
 class SyncQueued(BaseModel):
     queued: bool
     retry_item_id: str
+    already_queued: bool = Field(False, description="a sync was pending already: this is its item, and no "
+                                                    "second one was queued")
 
 
 @bp.get("/api/integrations/pinterest/install")
@@ -173,28 +175,35 @@ def confirm_install(user_id: str, confirmation: str) -> str | None:
 
 @bp.post("/api/integrations/pinterest/confirm")
 @endpoint("Confirm a Pinterest connection begun through the JSON API (the callback held it)",
-          body=ConfirmRequest, response=Confirmed, errors=(400, 409), tags=("integrations",),
-          description="Only the user who began the install may confirm it. 400 invalid_oauth_state "
-                      "(details.reason unknown|other_user|used|expired); 409 with the callback's error "
-                      "codes when Pinterest cannot be connected.")
+          body=ConfirmRequest, response=Confirmed, errors=(404, 409), tags=("integrations",),
+          description=oauth_flow.CONFIRM_DESCRIPTION)
 def confirm(caller: Caller, body: ConfirmRequest) -> Confirmed:
-    failure = confirm_install(caller.user_id, body.confirmation)
-    if failure is not None:
-        raise Conflict(f"Pinterest could not be connected: {failure.replace('_', ' ')}", code=failure)
-    return Confirmed(provider=NAME, connected=True)
+    return oauth_flow.confirm_through_api(NAME, "Pinterest", confirm_install, caller.user_id, body.confirmation)
 
 
-def queue_sync(conn: psycopg.Connection[Any], user_id: str) -> str:
-    return enqueue(conn, user_id, SYNC_BOARDS)
+def queue_sync(conn: psycopg.Connection[Any], user_id: str) -> tuple[str, bool]:
+    """Queues a board sync unless one is pending already: (its item id, whether it is new).
+
+    At most one pending sync per user: a second would do exactly what the first does, and 300 calls
+    would otherwise queue 300. The caller holds the integration row's lock, so two requests cannot
+    both find none pending. A sync already running (processing) may have read its pages, so a new
+    request queues one more."""
+    pending = conn.execute("select id::text from public.retry_queue where user_id = %s and operation_type = %s"
+                           " and status = 'pending' order by created_at limit 1", [user_id, SYNC_BOARDS]).fetchone()
+    if pending is not None:
+        return pending["id"], False
+    return enqueue(conn, user_id, SYNC_BOARDS), True
 
 
 @bp.post("/api/integrations/pinterest/sync")
-@endpoint("Queue a board sync from Pinterest", response=SyncQueued, status=202, errors=(409,), tags=("integrations",))
+@endpoint("Queue a board sync from Pinterest (at most one pending per user)", response=SyncQueued, status=202,
+          errors=(409,), tags=("integrations",),
+          description="202 with the queue item. While a sync is pending already, no second one is queued: the "
+                      "answer is that item, with already_queued true. 409 `not_connected`.")
 def sync(caller: Caller) -> SyncQueued:
     with services().db.as_service() as conn:
-        row = conn.execute("select status from public.integrations where user_id = %s and provider = %s",
-                           [caller.user_id, NAME]).fetchone()
+        row = records.lock(conn, caller.user_id, NAME)
         if row is None or row["status"] != "connected":
             raise Conflict("Pinterest is not connected", code="not_connected")
-        item = queue_sync(conn, caller.user_id)
-    return SyncQueued(queued=True, retry_item_id=item)
+        item, new = queue_sync(conn, caller.user_id)
+    return SyncQueued(queued=True, retry_item_id=item, already_queued=not new)

@@ -26,11 +26,17 @@ log = logging.getLogger(__name__)
 ACCEPT = "select public.accept_shopify_webhooks(%s::jsonb) as statuses"
 
 
+# SQLSTATE classes that only the data written can cause: data exceptions (a value Postgres cannot
+# hold or read) and program limits (a value too large or too deep for it), whether or not
+# service/errors.py declares the exact code.
+_DATA_CLASSES = ("22", "54")
+
+
 def _bad_input(exc: psycopg.Error) -> bool:
     """One delivery's data at fault (e.g. JSON Postgres cannot hold): the batch is then written one
-    by one, so that delivery alone is refused."""
+    by one, so that delivery alone is refused and its batch-mates are recorded."""
     meaning = sqlstate_of(exc)
-    return meaning is not None and meaning.bad_input
+    return (meaning is not None and meaning.bad_input) or (exc.sqlstate or "")[:2] in _DATA_CLASSES
 
 
 class DeliveryRefused(HavenError):

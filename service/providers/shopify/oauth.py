@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Mapping
 from datetime import timedelta
@@ -72,8 +73,13 @@ def refresher(settings: Settings) -> Refresher | None:
     return Refresher(NAME, "Shopify", timedelta(seconds=settings.shopify_refresh_window_seconds), refresh)
 
 
+# What the install takes, as its schema says: a myshopify.com domain in any case, nothing around it.
+INSTALL_SHOP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*\.[Mm][Yy][Ss][Hh][Oo][Pp][Ii][Ff][Yy]\.[Cc][Oo][Mm]$")
+
+
 class InstallQuery(Strict):
-    shop: str = Field(description="The shop's myshopify.com domain")
+    shop: str = Field(description="The shop's myshopify.com domain (any case: it is lower-cased)",
+                      json_schema_extra={"pattern": INSTALL_SHOP.pattern})
     format: Literal["redirect", "json"] = Field("redirect", description="json: answer the URL instead of redirecting")
 
 
@@ -93,7 +99,8 @@ def begin_install(user_id: str, params: Mapping[str, str], browser_binding: byte
     """Starts a flow for `params["shop"]`; the consent screen's URL. `browser_binding`: the
     console session that must come back (None: the JSON API's flow, held for confirmation)."""
     settings = services().settings
-    shop = normalise_shop(params.get("shop"))
+    requested = params.get("shop") or ""
+    shop = normalise_shop(requested) if INSTALL_SHOP.fullmatch(requested) else None
     if shop is None:
         raise BadRequest("shop must be a *.myshopify.com domain", code="invalid_shop")
     with services().db.as_service() as conn:
@@ -108,16 +115,14 @@ def begin_install(user_id: str, params: Mapping[str, str], browser_binding: byte
 
 
 def _refuse_unless_free(conn: psycopg.Connection[Any], user_id: str, shop: str) -> None:
-    """One shop per account, one account per shop: a switch or a transfer goes through a disconnect."""
-    row = conn.execute("select public.shopify_held_shop(%s) as held,"
-                       " public.shopify_shop_held_elsewhere(%s, %s) as taken", [user_id, user_id, shop]).fetchone()
+    """One shop per account: a switch goes through a disconnect. Whether another account holds the
+    shop is not said here, to anyone who can type a domain: the callback refuses it (shop_in_use)
+    once Shopify has shown that the caller administers the shop."""
+    row = conn.execute("select public.shopify_held_shop(%s) as held", [user_id]).fetchone()
     assert row is not None
     if row["held"] and row["held"] != shop:
         raise Conflict(f"this account holds {row['held']}: disconnect it before connecting {shop}",
                        code="another_shop_connected")
-    if row["taken"]:
-        raise Conflict(f"{shop} is connected to another account; it must be disconnected there first",
-                       code="shop_in_use")
 
 
 def _held_elsewhere(conn: psycopg.Connection[Any], user_id: str, shop: str) -> bool:
@@ -131,7 +136,8 @@ def _held_elsewhere(conn: psycopg.Connection[Any], user_id: str, shop: str) -> b
           description="Redirects to APP_URL/console/integrations with success=shopify_connected, "
                       "confirm=<id> (a flow begun through the JSON API: its user confirms it), or "
                       "error=invalid_hmac|stale_request|invalid_shop|invalid_state|other_browser|"
-                      "token_exchange_failed|shop_info_failed|shop_in_use (another account holds the shop).")
+                      "token_exchange_failed|shop_info_failed|shop_in_use (another account holds the shop: said "
+                      "only here, after Shopify's signed redirect shows the user administers it).")
 def callback():  # type: ignore[no-untyped-def]
     settings = services().settings
     if not configured(settings) or not settings.shopify_client_secret:
@@ -259,12 +265,7 @@ def confirm_install(user_id: str, confirmation: str) -> str | None:
 
 @bp.post("/api/integrations/shopify/confirm")
 @endpoint("Confirm a Shopify connection begun through the JSON API (the callback held it)",
-          body=ConfirmRequest, response=Confirmed, errors=(400, 409), tags=("integrations",),
-          description="Only the user who began the install may confirm it. 400 invalid_oauth_state "
-                      "(details.reason unknown|other_user|used|expired); 409 with the callback's error "
-                      "codes when the shop cannot be connected.")
+          body=ConfirmRequest, response=Confirmed, errors=(404, 409), tags=("integrations",),
+          description=oauth_flow.CONFIRM_DESCRIPTION)
 def confirm(caller: Caller, body: ConfirmRequest) -> Confirmed:
-    failure = confirm_install(caller.user_id, body.confirmation)
-    if failure is not None:
-        raise Conflict(f"Shopify could not be connected: {failure.replace('_', ' ')}", code=failure)
-    return Confirmed(provider=NAME, connected=True)
+    return oauth_flow.confirm_through_api(NAME, "Shopify", confirm_install, caller.user_id, body.confirmation)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from functools import wraps
 from typing import Literal
 
@@ -27,6 +27,9 @@ from .inbox import DeliveryBatcher, DeliveryRefused
 
 bp = Blueprint("shopify_webhooks", __name__)
 INBOX = "haven.shopify_inbox"
+# No time zone is further from UTC than 14 hours; Shopify sends UTC (Z).
+MAX_UTC_OFFSET = timedelta(hours=14)
+MIN_TRIGGERED_YEAR = 2000
 
 
 @bp.record_once
@@ -50,13 +53,41 @@ def _signed_by_us(body: bytes, signature: str | None) -> bool:
     return any(verify_webhook_hmac(body, signature, secret) for secret in secrets)
 
 
-def _timestamp(value: str | None) -> datetime | None:
+def _triggered_at(value: str | None) -> str | None:
+    """X-Shopify-Triggered-At as an ISO 8601 instant in UTC, or None when absent.
+
+    Checked here, so a value Postgres cannot hold (an offset past 15:59) never reaches the batch
+    it would fail: a header that is not a date-time Shopify could send (an offset no time zone
+    has, a year before 2000) is a 400 for that delivery alone.
+    """
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        offset = parsed.utcoffset()
+        if offset is None:
+            parsed, offset = parsed.replace(tzinfo=timezone.utc), timedelta(0)
+        instant = parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        instant, offset = None, None
+    if instant is None or offset is None or abs(offset) > MAX_UTC_OFFSET or instant.year < MIN_TRIGGERED_YEAR:
+        raise BadRequest("X-Shopify-Triggered-At is not an ISO 8601 date-time of this century with a real UTC"
+                         " offset (within ±14:00)", code="invalid_webhook")
+    return instant.isoformat()
+
+
+def _json_text(body: bytes) -> str:
+    """The body as JSON text, or a 400. Nesting too deep for the parser (a RecursionError: its
+    limit is far past any real payload, and json's C parser stops there without crashing) is
+    refused like any other body that is not JSON."""
+    try:
+        text = body.decode("utf-8")
+        json.loads(text)
     except ValueError:
-        return None
+        raise BadRequest("the webhook body is not JSON", code="invalid_webhook") from None
+    except RecursionError:
+        raise BadRequest("the webhook body is nested too deeply", code="invalid_webhook") from None
+    return text
 
 
 def _counted(view: Callable[[], WebhookReceipt]) -> Callable[[], WebhookReceipt]:
@@ -79,7 +110,7 @@ def _counted(view: Callable[[], WebhookReceipt]) -> Callable[[], WebhookReceipt]
 
 @bp.post("/api/webhooks/shopify")
 @endpoint("Receive a Shopify webhook delivery (HMAC-verified, idempotent on X-Shopify-Webhook-Id)",
-          response=WebhookReceipt, auth=False, errors=(400, 401), tags=("webhooks",))
+          response=WebhookReceipt, auth=False, errors=(400, 401, 413), tags=("webhooks",))
 @_counted
 def receive() -> WebhookReceipt:
     body = request.get_data(cache=False)
@@ -91,15 +122,10 @@ def receive() -> WebhookReceipt:
     if not topic or not webhook_id or shop is None:
         raise BadRequest("X-Shopify-Topic, X-Shopify-Webhook-Id and a *.myshopify.com "
                          "X-Shopify-Shop-Domain are required", code="invalid_webhook")
-    try:
-        text = body.decode("utf-8")
-        json.loads(text)
-    except ValueError:
-        raise BadRequest("the webhook body is not JSON", code="invalid_webhook") from None
-    triggered_at = _timestamp(request.headers.get("X-Shopify-Triggered-At"))
+    text = _json_text(body)
     delivery = {"webhook_id": webhook_id, "topic": topic, "shop_domain": shop,
                 "event_id": request.headers.get("X-Shopify-Event-Id"),
-                "triggered_at": triggered_at.isoformat() if triggered_at else None,
+                "triggered_at": _triggered_at(request.headers.get("X-Shopify-Triggered-At")),
                 "api_version": request.headers.get("X-Shopify-API-Version")}
     try:
         status = _inbox().accept(delivery, text)
