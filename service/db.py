@@ -34,12 +34,16 @@ def resolve_database_url(settings: Settings) -> str:
 
 
 class Database:
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, check_connections: bool = False) -> None:
+        """`check_connections`: test each pooled connection before handing it out (one round trip),
+        so a connection the server dropped (a restart) is replaced, not used and failed. The
+        worker wants it: a failure there costs an item one of its attempts."""
         self.url = url
         # Opening does not wait for a connection, so creating the app never blocks on the database.
         self.pool = ConnectionPool(
             url, min_size=min_size, max_size=max_size, open=True,
             kwargs={"row_factory": dict_row, "autocommit": False}, name="haven",
+            check=ConnectionPool.check_connection if check_connections else None,
         )
         self._single_statement_pool: ConnectionPool | None = None
         self._single_statement_lock = threading.Lock()

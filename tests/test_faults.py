@@ -50,7 +50,11 @@ def test_a_restart_under_webhook_load_loses_no_acknowledged_delivery(own_cluster
                        shopify_client_id=fake.client_id, shopify_client_secret=fake.client_secret,
                        state_dir=tmp_path / "state")
     db = Database(url, min_size=1, max_size=4)
-    worker = start_worker(url, tmp_path / "worker.log")
+    # An item claimed when the restart cut the worker off is rescued and retried: with seconds, not
+    # the defaults' minutes, so the test's wait stays far inside its bound.
+    worker = start_worker(url, tmp_path / "worker.log", HAVEN_QUEUE_RESCUE_TIMEOUT_SECONDS="2",
+                          HAVEN_QUEUE_RESCUE_EVERY_SECONDS="1", HAVEN_WORKER_HEARTBEAT_SECONDS="0.5",
+                          HAVEN_QUEUE_BACKOFF_BASE_SECONDS="0.1", HAVEN_QUEUE_BACKOFF_CAP_SECONDS="1")
     answers: list[tuple[str, int, str | None]] = []  # webhook id, status, receipt
     lock, stop = threading.Lock(), threading.Event()
     numbers = itertools.count()

@@ -120,7 +120,7 @@ class Worker:
     # -- main loop -----------------------------------------------------------------------------
 
     def run(self) -> None:
-        db = Database(self.url, min_size=0, max_size=self.options.concurrency + 1)
+        db = Database(self.url, min_size=0, max_size=self.options.concurrency + 1, check_connections=True)
         context = WorkerContext(self.settings, db, self.providers)
         handlers = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="haven-job")
         periodic = ThreadPoolExecutor(1, thread_name_prefix="haven-periodic")
