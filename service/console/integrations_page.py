@@ -5,14 +5,13 @@ flow began there. Reads and writes are the API's own, as the signed-in user."""
 from __future__ import annotations
 
 from flask import Response, redirect, request
-from pydantic import SecretStr, ValidationError
 
 from ..context import services
-from ..errors import ApiError, NotFound, validation_details
+from ..errors import ApiError, NotFound
 from ..integrations.oauth_state import OAuthStateError
-from ..integrations.routes import ConnectRequest, connect_api_key, disconnect_provider, integration_views
+from ..integrations.routes import disconnect_provider, integration_views
 from . import outcomes, sessions, web
-from .wizard import RETURN_COOKIE, key_problem, start_install
+from .wizard import RETURN_COOKIE, connect_from_form, start_install
 
 bp = web.blueprint("console_integrations")
 OUTCOME_KEYS = ("success", "error", "provider")
@@ -56,16 +55,10 @@ def integrations() -> Response:
 @bp.post("/console/integrations/<provider>/connect")
 @web.signed_in
 def connect(provider: str) -> Response:
-    from_email = request.form.get("from_email", "").strip() or None
-    try:
-        body = ConnectRequest(api_key=SecretStr(request.form.get("api_key", "")), from_email=from_email)
-        connect_api_key(_caller(), provider, body)
-    except ValidationError as exc:
-        problems = [f"{'API key' if d['field'] == 'api_key' else 'Sender address'}: {d['problem']}"
-                    for d in validation_details(exc)]
-        return integrations_page(status=400, error="Please check the form.", problems=problems, open_form=provider)
-    except ApiError as exc:
-        return integrations_page(status=exc.status, error=key_problem(exc), open_form=provider)
+    refused = connect_from_form(provider)
+    if refused is not None:
+        return integrations_page(status=refused.status, error=refused.error, problems=refused.problems,
+                                 open_form=provider)
     return redirect(f"/console/integrations?done=connected&provider={provider}", code=303)
 
 

@@ -7,6 +7,7 @@ service/integrations/routes.py), as the signed-in user.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, redirect, request
@@ -81,6 +82,22 @@ def _after(step: str, done: str, provider: str | None = None) -> Response:
 @web.signed_in
 def connect(provider: str) -> Response:
     """An API-key provider's form: the key is checked live, then stored (the API's own connect)."""
+    refused = connect_from_form(provider)
+    if refused is not None:
+        return wizard_page(provider, status=refused.status, error=refused.error, problems=refused.problems)
+    return _after(provider, "connected", provider)
+
+
+@dataclass(frozen=True)
+class FormRefused:
+    status: int
+    error: str
+    problems: list[str]
+
+
+def connect_from_form(provider: str) -> FormRefused | None:
+    """Connects an API-key provider from the posted form as the signed-in user (the API's own
+    connect); None when connected, else what the page tells the person who typed the key."""
     from_email = request.form.get("from_email", "").strip() or None
     try:
         body = ConnectRequest(api_key=SecretStr(request.form.get("api_key", "")), from_email=from_email)
@@ -88,10 +105,10 @@ def connect(provider: str) -> Response:
     except ValidationError as exc:
         problems = [f"{'API key' if d['field'] == 'api_key' else 'Sender address'}: {d['problem']}"
                     for d in validation_details(exc)]
-        return wizard_page(provider, status=400, error="Please check the form.", problems=problems)
+        return FormRefused(400, "Please check the form.", problems)
     except ApiError as exc:
-        return wizard_page(provider, status=exc.status, error=key_problem(exc))
-    return _after(provider, "connected", provider)
+        return FormRefused(exc.status, key_problem(exc), [])
+    return None
 
 
 def key_problem(exc: ApiError) -> str:
