@@ -83,7 +83,7 @@ def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
         try:
             if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return server
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or too busy starting to answer
             pass
         if server.poll() is not None:
             raise RuntimeError("the server exited")

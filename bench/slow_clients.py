@@ -169,7 +169,7 @@ def main() -> None:
                 try:
                     if requests.get(base + "/livez", timeout=1).status_code == 200:
                         break
-                except requests.ConnectionError:
+                except requests.RequestException:  # not listening yet, or too busy starting to answer
                     pass
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise SystemExit("the server did not come up")

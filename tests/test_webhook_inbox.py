@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
 
-from service.providers.shopify.inbox import DeliveryBatcher, DeliveryRefused
+from service.providers.shopify.inbox import DeliveryBatcher, DeliveryRefused, _Waiting
 
 from .support.queue import wait_until
 
@@ -41,13 +41,12 @@ def test_concurrent_deliveries_are_each_recorded_and_queued_once(db, owner, data
 
 def test_a_delivery_the_database_refuses_fails_alone(db, owner, database_url):
     batcher = DeliveryBatcher(db)
-    futures: list[Future[str]] = [Future() for _ in range(3)]
     bodies = ['{"id": 1}', '{"note": "\\u0000 is not storable in jsonb"}', '{"id": 3}']
-    items = [json.dumps(delivery(n))[:-1] + ', "payload": ' + body + "}" for n, body in enumerate(bodies)]
-    batcher._write(list(zip(items, futures)))  # one batch, as the writer would form it
-    assert futures[0].result() == "accepted" and futures[2].result() == "accepted"
+    batch = [_Waiting(json.dumps(delivery(n))[:-1] + ', "payload": ' + body + "}") for n, body in enumerate(bodies)]
+    batcher._write(batch)  # one batch, as the writer would form it
+    assert batch[0].outcome() == "accepted" and batch[2].outcome() == "accepted"
     with pytest.raises(DeliveryRefused):
-        futures[1].result()
+        batch[1].outcome()
     with psycopg.connect(database_url) as conn:
         assert conn.execute("select count(*) from public.shopify_webhook_events").fetchone() == (2,)
 
@@ -107,6 +106,37 @@ def test_a_writer_that_dies_hands_over_instead_of_blocking_everyone() -> None:
     assert not batcher._writing  # the next delivery is written at once, not after a 30 s wait
 
 
+def test_a_request_made_the_writer_as_its_wait_runs_out_still_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The hand-over and the waiting request's deadline meet: it must take the role it was given
+    # (leaving would leave the inbox with a writer that never writes), not time out.
+    class Handing(DeliveryBatcher):
+        def __init__(self) -> None:
+            super().__init__(db=None, wait_seconds=0)  # type: ignore[arg-type]
+            self.written: list[int] = []
+
+        def _call(self, items: list[str]) -> list[str]:
+            self.written.append(len(items))
+            return ["accepted"] * len(items)
+
+    batcher = Handing()
+    batcher._writing = True  # a writer is busy: the request below queues and its wait runs out at once
+    waiting = _Waiting("{}")
+    original_wait = waiting.woken.wait
+
+    def handed_over_at_the_deadline(timeout: float | None = None) -> bool:
+        if timeout is not None:  # the deadline passes; meanwhile the busy writer hands over to it
+            with batcher._lock:
+                waiting.leads = True
+                waiting.woken.set()
+            return False
+        return original_wait()
+
+    monkeypatch.setattr(waiting.woken, "wait", handed_over_at_the_deadline)
+    monkeypatch.setattr("service.providers.shopify.inbox._Waiting", lambda item: waiting)
+    assert batcher.accept(delivery(1), "{}") == "accepted"
+    assert batcher.written == [1] and batcher._pending == [] and not batcher._writing
+
+
 # --- input no delivery may turn into a 500, or into its batch-mates' failure (issue 15) ----------
 
 def signed(fake, body: bytes, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -151,14 +181,14 @@ def test_any_data_error_of_one_delivery_fails_it_alone(db, owner, database_url):
     # An offset Postgres refuses (22009), a year it cannot hold (22008): written as a batch with
     # good deliveries, whatever the Python side let through.
     batcher = DeliveryBatcher(db)
-    futures: list[Future[str]] = [Future() for _ in range(4)]
     triggered = [None, "0001-01-01T00:00:00-23:59", "20000000-01-01T00:00:00Z", None]
-    items = [json.dumps({**delivery(n), "triggered_at": at})[:-1] + ', "payload": {}}' for n, at in enumerate(triggered)]
-    batcher._write(list(zip(items, futures)))
-    assert futures[0].result() == "accepted" and futures[3].result() == "accepted"
-    for refused in futures[1:3]:
+    batch = [_Waiting(json.dumps({**delivery(n), "triggered_at": at})[:-1] + ', "payload": {}}')
+             for n, at in enumerate(triggered)]
+    batcher._write(batch)
+    assert batch[0].outcome() == "accepted" and batch[3].outcome() == "accepted"
+    for refused in batch[1:3]:
         with pytest.raises(DeliveryRefused):
-            refused.result()
+            refused.outcome()
 
 
 def test_the_inbox_splits_on_every_data_error_class_not_only_declared_codes(database_url):

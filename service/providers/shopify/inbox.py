@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from concurrent.futures import Future
 from typing import Any
 
 import psycopg
@@ -44,12 +43,33 @@ class DeliveryRefused(HavenError):
 
 
 class _Waiting:
-    """One request's delivery: its result to come, and whether it has been made the writer."""
+    """One request's delivery: its outcome to come, and whether it has been made the writer.
+
+    Each request waits on its own event, set when its outcome is known or when it is made the
+    writer: a batch written wakes exactly the requests it answered (a shared condition would wake
+    every waiting thread, and each would take the GIL only to go back to sleep).
+    """
 
     def __init__(self, item: str) -> None:
         self.item = item
-        self.result: Future[str] = Future()
+        self.status: str | None = None
+        self.error: BaseException | None = None
         self.leads = False
+        self.woken = threading.Event()
+
+    def settle(self, status: str | None = None, error: BaseException | None = None) -> None:
+        self.status, self.error = status, error
+        self.woken.set()
+
+    @property
+    def settled(self) -> bool:
+        return self.status is not None or self.error is not None
+
+    def outcome(self) -> str:
+        if self.error is not None:
+            raise self.error
+        assert self.status is not None
+        return self.status
 
 
 class DeliveryBatcher:
@@ -57,7 +77,7 @@ class DeliveryBatcher:
         self.db = db
         self.max_batch = max_batch
         self.wait_seconds = wait_seconds
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
         self._pending: list[_Waiting] = []
         self._writing = False
 
@@ -65,37 +85,39 @@ class DeliveryBatcher:
         """Records one delivery (its body as validated JSON text); returns accepted/duplicate/unknown_shop."""
         # The body joins the batch as the text it arrived as: no second serialisation.
         mine = _Waiting(json.dumps(delivery)[:-1] + ', "payload": ' + payload_json + "}")
-        with self._changed:
+        with self._lock:
             self._pending.append(mine)
             if not self._writing:
                 self._writing = mine.leads = True
-            elif not self._changed.wait_for(lambda: mine.result.done() or mine.leads, self.wait_seconds):
-                if mine in self._pending:  # never taken into a batch: it can leave cleanly
+        if not mine.leads and not mine.woken.wait(self.wait_seconds):
+            with self._lock:
+                # Neither taken into a batch nor made the writer: it can leave cleanly.
+                if not mine.leads and mine in self._pending:
                     self._pending.remove(mine)
-                raise TimeoutError("the webhook inbox write did not finish in time")
-        if not mine.result.done():
+                    raise TimeoutError("the webhook inbox write did not finish in time")
+            mine.woken.wait()  # made the writer, or taken into a batch whose write is under way
+        if not mine.settled:
             self._write_until_recorded(mine)
-        return mine.result.result()
+        return mine.outcome()
 
     def _write_until_recorded(self, mine: _Waiting) -> None:
         try:
-            while not mine.result.done():
-                with self._changed:
+            while not mine.settled:
+                with self._lock:
                     batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
-                self._write([(waiting.item, waiting.result) for waiting in batch])
-                with self._changed:
-                    self._changed.notify_all()
+                self._write(batch)
         finally:
-            with self._changed:
+            with self._lock:
                 if self._pending:
-                    self._pending[0].leads = True  # the oldest waiting request writes next
+                    successor = self._pending[0]  # the oldest waiting request writes next
+                    successor.leads = True
+                    successor.woken.set()
                 else:
                     self._writing = False
-                self._changed.notify_all()
 
-    def _write(self, batch: list[tuple[str, Future[str]]]) -> None:
+    def _write(self, batch: list[_Waiting]) -> None:
         try:
-            statuses = self._call([item for item, _ in batch])
+            statuses = self._call([waiting.item for waiting in batch])
         except psycopg.Error as exc:
             if _bad_input(exc) and len(batch) > 1:
                 for single in batch:  # find the bad one; the others go through
@@ -103,16 +125,16 @@ class DeliveryBatcher:
                 return
             failure: Exception = DeliveryRefused(exc.diag.message_primary or "refused") \
                 if _bad_input(exc) else exc
-            for _, future in batch:
-                future.set_exception(failure)
+            for waiting in batch:
+                waiting.settle(error=failure)
             return
         except Exception as exc:  # the database is unreachable: every waiting request fails (5xx)
             log.warning("webhook inbox write failed: %s", type(exc).__name__)
-            for _, future in batch:
-                future.set_exception(exc)
+            for waiting in batch:
+                waiting.settle(error=exc)
             return
-        for (_, future), status in zip(batch, statuses):
-            future.set_result(status)
+        for waiting, status in zip(batch, statuses):
+            waiting.settle(status=status)
 
     def _call(self, items: list[str]) -> list[str]:
         row = self.db.call_as_service(ACCEPT, ["[" + ",".join(items) + "]"])
