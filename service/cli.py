@@ -36,16 +36,18 @@ def _ensure_dev_secret(settings: Settings) -> None:
 
 
 def _start_local_cluster(settings: Settings) -> tuple[LocalCluster, bool]:
-    """Initialises (once) and starts the local cluster; True when it was created now."""
+    """Initialises (once), starts and bootstraps the local cluster; True when it was created now."""
     cluster = _cluster(settings)
     created = cluster.init()
     cluster.start()
+    cluster.bootstrap()
     _ensure_dev_secret(settings)
     return cluster, created
 
 
-def _database_url(settings: Settings, *, start_local: bool = True) -> str:
-    """`DATABASE_URL`, or the local cluster (started if it is not running)."""
+def _database_url(settings: Settings, *, start_local: bool = True, bootstrap: bool = False) -> str:
+    """`DATABASE_URL`, or the local cluster as `postgres` (started if it is not running; with
+    `bootstrap`, its roles and layer brought up to date first, for commands that migrate)."""
     if settings.database_url:
         return settings.database_url
     cluster = _cluster(settings)
@@ -53,6 +55,8 @@ def _database_url(settings: Settings, *, start_local: bool = True) -> str:
         raise click.ClickException("no DATABASE_URL and no local cluster: run `haven db up` first")
     if start_local and not cluster.running():
         cluster.start()
+    if bootstrap:
+        cluster.bootstrap()
     return cluster.url()
 
 
@@ -123,8 +127,8 @@ def db_status() -> None:
 
 @db.command("migrate")
 def db_migrate() -> None:
-    """Apply the local layer (plain Postgres only) and every pending migration."""
-    url = _database_url(_settings())
+    """Apply every pending migration (as `postgres`; the local cluster's layer is bootstrapped first)."""
+    url = _database_url(_settings(), bootstrap=True)
     try:
         applied = migrate(url, report=lambda line: click.echo(line, err=True))
     except MigrationError as exc:
@@ -136,7 +140,7 @@ def db_migrate() -> None:
 @click.option("--no-seed", is_flag=True, help="Do not load supabase/seed.sql.")
 def db_reset(no_seed: bool) -> None:
     """Rebuild the local database from the migrations (local databases only) and seed it."""
-    url = _database_url(_settings())
+    url = _database_url(_settings(), bootstrap=True)
     if not is_local_url(url):
         raise click.ClickException("refusing to reset a database that is not on this machine")
     info = psycopg.conninfo.conninfo_to_dict(url)
@@ -172,8 +176,11 @@ def db_prove(files: tuple[Path, ...]) -> None:
         raise click.ClickException("no pgTAP files in sql_tests/")
     with throwaway_cluster("haven-prove-") as cluster:
         url = migrated_template(cluster, "haven_prove")
-        with psycopg.connect(url, autocommit=True) as conn:
+        # pgTAP is not a trusted extension: the superuser installs it, as Supabase's platform does
+        # for postgres. The tests themselves run as postgres.
+        with psycopg.connect(cluster.admin_url("haven_prove"), autocommit=True) as conn:
             conn.execute("create extension if not exists pgtap with schema extensions")
+        with psycopg.connect(url, autocommit=True) as conn:
             for helper in sorted((SQL_TESTS_DIR / "helpers").glob("*.sql")):
                 conn.execute(helper.read_text(encoding="utf-8").encode())
         result = subprocess.run(

@@ -1,9 +1,15 @@
-"""The embedded local Postgres cluster: initialise, start, stop, describe.
+"""The embedded local Postgres cluster: initialise, start, bootstrap, stop, describe.
 
 Postgres refuses to run as root, so when we are root every server command runs as the
 `postgres` OS user (`runuser`), on a directory that user owns. As anyone else it runs directly.
-The cluster listens on 127.0.0.1 only, on a free port, and asks for a password generated at
-initialisation (kept in a 0600 file), so other local users cannot walk in.
+The cluster listens on 127.0.0.1 only, on a free port, and asks for passwords generated at
+initialisation (kept in 0600 files), so other local users cannot walk in.
+
+The roles are Supabase's: the cluster's superuser is `supabase_admin`, used only to bootstrap
+(`LocalCluster.bootstrap`: Supabase's roles and the compatibility layer in `supabase/local/`,
+into template1 and every database); migrations, the service and the tests connect as
+`postgres`, which, as on Supabase, is not a superuser and cannot alter what `supabase_admin` and
+`supabase_auth_admin` own (`url()`; `admin_url()` is the bootstrap's).
 """
 from __future__ import annotations
 
@@ -19,11 +25,16 @@ from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from .errors import HavenError
+from .migrate import LOCAL_LAYER_DIR, apply_local_layer
 
-SUPERUSER = "postgres"
+# The bootstrap superuser, named as on Supabase; nothing but the bootstrap connects as it.
+SUPERUSER = "supabase_admin"
+# What migrations, the service and the tests connect as: Supabase's `postgres`, not a superuser.
+APP_ROLE = "postgres"
 SERVER_OS_USER = "postgres"
 
 
@@ -96,6 +107,10 @@ class LocalCluster:
         return self.root / "password"
 
     @property
+    def admin_password_file(self) -> Path:
+        return self.root / "admin_password"
+
+    @property
     def port_file(self) -> Path:
         return self.root / "port"
 
@@ -113,8 +128,30 @@ class LocalCluster:
             raise LocalDbError(f"no local cluster under {self.root}: run `haven db up`") from None
 
     def url(self, dbname: str = "postgres") -> str:
-        password = quote(self.password_file.read_text().strip(), safe="")
-        return f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{self.port()}/{dbname}"
+        """As `postgres`: what migrations, the service and the tests use."""
+        return self._url(APP_ROLE, self.password_file, dbname)
+
+    def admin_url(self, dbname: str = "postgres") -> str:
+        """As the superuser `supabase_admin`: for the bootstrap (and tests of the layer) only."""
+        return self._url(SUPERUSER, self.admin_password_file, dbname)
+
+    def _url(self, role: str, password_file: Path, dbname: str) -> str:
+        password = quote(password_file.read_text().strip(), safe="")
+        return f"postgresql://{role}:{password}@127.0.0.1:{self.port()}/{dbname}"
+
+    def _adopt_supabase_admin(self) -> None:
+        """A cluster made before the bootstrap superuser existed (initdb'd as a superuser
+        `postgres`): that postgres creates `supabase_admin`, and the layer then demotes it and
+        hands auth and vault to their admin roles, keeping every database and secret."""
+        password = secrets.token_urlsafe(24)
+        with psycopg.connect(self._url(APP_ROLE, self.password_file, "template1"), autocommit=True) as conn:
+            exists = conn.execute("select from pg_roles where rolname = %s", [SUPERUSER]).fetchone() is not None
+            verb = "alter" if exists else "create"
+            conn.execute(sql.SQL(
+                "{} role {} with superuser createdb createrole replication bypassrls login password {}"
+            ).format(sql.SQL(verb), sql.Identifier(SUPERUSER), sql.Literal(password)))
+        self.admin_password_file.write_text(password + "\n")
+        self.admin_password_file.chmod(0o600)
 
     def _server_command(self, args: list[str]) -> list[str]:
         return ["runuser", "-u", SERVER_OS_USER, "--", *args] if self.as_root else args
@@ -147,9 +184,9 @@ class LocalCluster:
         if self.initialised():
             return False
         self._prepare_root()
-        password = secrets.token_urlsafe(24)
+        admin_password = secrets.token_urlsafe(24)
         pwfile = self.root / "initdb.pw"
-        pwfile.write_text(password + "\n")
+        pwfile.write_text(admin_password + "\n")
         pwfile.chmod(0o600)
         if self.as_root:
             server = pwd.getpwnam(SERVER_OS_USER)
@@ -162,10 +199,28 @@ class LocalCluster:
             ], "initdb")
         finally:
             pwfile.unlink(missing_ok=True)
-        self.password_file.write_text(password + "\n")
-        self.password_file.chmod(0o600)
+        for path, value in ((self.admin_password_file, admin_password),
+                            (self.password_file, secrets.token_urlsafe(24))):
+            path.write_text(value + "\n")
+            path.chmod(0o600)
         self.port_file.write_text(f"{free_port()}\n")
         return True
+
+    def bootstrap(self, layer: Path = LOCAL_LAYER_DIR) -> None:
+        """As the superuser: Supabase's roles, `postgres`'s password, and the compatibility layer in
+        template1 (so every database made later has it) and in every existing database. Idempotent;
+        run at every start, so a changed layer reaches existing databases."""
+        if not self.admin_password_file.exists():
+            self._adopt_supabase_admin()
+        with psycopg.connect(self.admin_url("template1"), autocommit=True) as conn:
+            apply_local_layer(conn, layer)
+            conn.execute(sql.SQL("alter role {} with login password {}").format(
+                sql.Identifier(APP_ROLE), sql.Literal(self.password_file.read_text().strip())))
+            databases = [row[0] for row in conn.execute(
+                "select datname from pg_database where datallowconn and not datistemplate order by datname")]
+        for dbname in databases:
+            with psycopg.connect(self.admin_url(dbname), autocommit=True) as conn:
+                apply_local_layer(conn, layer)
 
     def running(self) -> bool:
         if not self.initialised():
@@ -211,8 +266,8 @@ def ensure_local_user(url: str, email: str) -> str:
     """The id of the local user with this email, created as Supabase Auth would if missing.
 
     For local databases only (`haven dev-token`, the console's local sign-in): callers check
-    `is_local_url` first. It connects as the URL's own role, since only an owner may write
-    auth.users, as on Supabase only Auth itself does."""
+    `is_local_url` first. It connects as the URL's own role, `postgres`, which may write
+    auth.users (though not alter it) locally as on Supabase; API roles may not."""
     with psycopg.connect(url) as conn:
         row = conn.execute("select id from auth.users where lower(email) = lower(%s)", [email]).fetchone()
         if row:

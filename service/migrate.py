@@ -1,4 +1,10 @@
-"""Applies `supabase/local/` (plain Postgres only) and pending `supabase/migrations/`.
+"""Applies pending `supabase/migrations/`, as the connection's role (`postgres`, as on Supabase).
+
+The Supabase compatibility layer in `supabase/local/` is not a migration: like the platform's
+own set-up on Supabase, the local cluster's superuser installs it (`LocalCluster.bootstrap`, with
+`apply_local_layer` below), and migrations then run without that superuser, so a migration
+that would fail on Supabase (altering `auth.users`, creating in schema `auth`, writing
+`vault.secrets`) fails here too.
 
 History is kept where the Supabase CLI keeps it, `supabase_migrations.schema_migrations`, so a
 database migrated here and one migrated by `supabase db push` agree on what has been applied.
@@ -93,18 +99,34 @@ def _apply_file(conn: psycopg.Connection, path: Path) -> None:
         raise MigrationError(_error_message(path, text, exc)) from exc
 
 
-def is_plain_postgres(conn: psycopg.Connection) -> bool:
-    """True when there is no Supabase here (no `auth`), or only our own local layer."""
+def check_target(conn: psycopg.Connection) -> None:
+    """Refuses a database migrations cannot run on as they would on Supabase: one without an
+    `auth` schema (plain Postgres the local layer was never installed in), or our local layer
+    reached as a superuser (which would hide every privilege Supabase withholds from postgres)."""
     row = conn.execute(
         "select to_regnamespace('auth') is null,"
-        " coalesce(obj_description(to_regnamespace('auth'), 'pg_namespace'), '')"
+        " coalesce(obj_description(to_regnamespace('auth'), 'pg_namespace'), ''),"
+        " (select rolsuper from pg_roles where rolname = current_user), current_user"
     ).fetchone()
     assert row is not None
-    return bool(row[0]) or row[1] == LOCAL_LAYER_MARKER
+    no_auth, marker, superuser, role = row
+    if no_auth:
+        raise MigrationError(
+            "nothing applied: the database has no `auth` schema, so it is neither a Supabase project nor "
+            "a local cluster made by `haven db up` (whose superuser installs supabase/local/ before any "
+            "migration runs)"
+        )
+    if marker == LOCAL_LAYER_MARKER and superuser:
+        raise MigrationError(
+            f"nothing applied: connected as {role}, a superuser; migrations run as `postgres`, which on "
+            "Supabase is not one (the local cluster's URL from `haven db up` connects as it)"
+        )
 
 
 def apply_local_layer(conn: psycopg.Connection, directory: Path = LOCAL_LAYER_DIR) -> list[Path]:
-    """Applies every local-layer file (idempotent by construction) in its own transaction."""
+    """Applies every local-layer file (idempotent by construction) in its own transaction.
+
+    For the local cluster's bootstrap only, through a superuser connection."""
     applied = []
     for path in sorted(directory.glob("*.sql")):
         with conn.transaction():
@@ -146,7 +168,6 @@ def _unknown_history_message(unknown: set[str], directory: Path) -> str:
 def migrate(
     url: str,
     directory: Path = MIGRATIONS_DIR,
-    local_layer: Path = LOCAL_LAYER_DIR,
     report: Callable[[str], None] = lambda line: None,
 ) -> list[Migration]:
     """Applies what is pending, each file in its own transaction; returns what it applied.
@@ -163,9 +184,7 @@ def migrate(
             unknown = recorded_versions(conn) - {m.version for m in pending_check}
             if unknown:
                 raise UnknownHistory(_unknown_history_message(unknown, directory))
-            if is_plain_postgres(conn):
-                for path in apply_local_layer(conn, local_layer):
-                    report(f"local layer: {path.name}")
+            check_target(conn)
             ensure_history_table(conn)
             done = applied_versions(conn)
             applied = []
@@ -191,13 +210,12 @@ def schema_files(directory: Path = SCHEMAS_DIR) -> list[Path]:
     return sorted(directory.glob("*.sql"), key=lambda path: path.name)
 
 
-def apply_schemas(url: str, directory: Path = SCHEMAS_DIR, local_layer: Path = LOCAL_LAYER_DIR) -> list[Path]:
-    """Builds a database from `supabase/local/` (plain Postgres only) and the schema files, in name
-    order, all in one transaction; records no migration history. Returns the schema files applied."""
+def apply_schemas(url: str, directory: Path = SCHEMAS_DIR) -> list[Path]:
+    """Builds a database from the schema files, in name order, all in one transaction, as the
+    migrations would be applied; records no migration history. Returns the schema files applied."""
     files = schema_files(directory)
     with psycopg.connect(url, autocommit=True) as conn:
-        if is_plain_postgres(conn):
-            apply_local_layer(conn, local_layer)
+        check_target(conn)
         with conn.transaction():
             for path in files:
                 _apply_file(conn, path)

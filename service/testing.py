@@ -14,13 +14,15 @@ TEMPLATE_DB = "haven_template"
 
 @contextmanager
 def throwaway_cluster(prefix: str = "haven-test-") -> Iterator[LocalCluster]:
-    """A cluster in a fresh temporary directory, removed on exit whatever happens."""
+    """A cluster in a fresh temporary directory, bootstrapped as the local stack is (Supabase's
+    roles and layer), removed on exit whatever happens."""
     parent = Path(tempfile.mkdtemp(prefix=prefix))
     parent.chmod(0o711)  # the server's OS user (postgres, when we are root) must traverse it
     cluster = LocalCluster(parent / "pg", throwaway=True)
     try:
         cluster.init()
         cluster.start()
+        cluster.bootstrap()
         yield cluster
     finally:
         cluster.destroy()
@@ -28,7 +30,8 @@ def throwaway_cluster(prefix: str = "haven-test-") -> Iterator[LocalCluster]:
 
 
 def migrated_template(cluster: LocalCluster, name: str = TEMPLATE_DB) -> str:
-    """Creates `name`, migrates it, and returns its URL; clone it for each test."""
+    """Creates `name` (as `postgres`, from template1, which carries the layer), migrates it as
+    `postgres`, and returns its URL; clone it for each test."""
     recreate_database(cluster.url(), name)
     url = cluster.url(name)
     migrate(url)

@@ -1,9 +1,10 @@
 -- Catalogue-wide: tests no single file of supabase/schemas/, so it takes a prefix no schema file
 -- uses (00-09 and 90-99 are kept for such files; NN_<concern>.sql tests schemas/NN_<concern>.sql).
 --
--- The API roles and Supabase's default grants, as supabase/local/00_roles.sql mirrors them.
+-- Supabase's roles and default grants, as supabase/local/00_roles.sql mirrors them. Runs as
+-- postgres, the role migrations and the service use.
 begin;
-select plan(26);
+select plan(32);
 
 select has_role('anon');
 select has_role('authenticated');
@@ -25,6 +26,48 @@ select results_eq(
     ('service_role', false, true, true, false)
   $$,
   'role attributes are those of a Supabase project'
+);
+
+select results_eq(
+  $$
+    select rolname, rolsuper, rolcreatedb, rolcreaterole, rolcanlogin, rolreplication, rolbypassrls
+    from pg_catalog.pg_roles
+    where rolname in ('postgres', 'supabase_admin', 'supabase_auth_admin')
+    order by rolname
+  $$,
+  $$
+    values
+    ('postgres'::name, false, true, true, true, true, true),
+    ('supabase_admin', true, true, true, true, true, true),
+    ('supabase_auth_admin', false, false, false, true, false, false)
+  $$,
+  'postgres is demoted as on Supabase; supabase_admin is the superuser; supabase_auth_admin is neither'
+);
+select is(current_user::text, 'postgres', 'the tests, like migrations and the service, run as postgres');
+select ok(
+  pg_catalog.pg_has_role('postgres', 'pg_read_all_data', 'member')
+  and pg_catalog.pg_has_role('postgres', 'pg_signal_backend', 'member')
+  and pg_catalog.pg_has_role('postgres', 'pg_monitor', 'member'),
+  'postgres holds the predefined roles Supabase grants it'
+);
+select ok(
+  not pg_catalog.pg_has_role('postgres', 'supabase_auth_admin', 'member')
+  and not pg_catalog.pg_has_role('postgres', 'supabase_storage_admin', 'member')
+  and not pg_catalog.pg_has_role('postgres', 'supabase_admin', 'member'),
+  'postgres is a member of none of the admin roles (Supabase revoked them in 2025)'
+);
+select is(
+  (
+    select d.datdba::regrole::text from pg_catalog.pg_database as d
+    where d.datname = pg_catalog.current_database()
+  ),
+  'postgres',
+  'the database belongs to postgres'
+);
+select is(
+  (select n.nspowner::regrole::text from pg_catalog.pg_namespace as n where n.nspname = 'extensions'),
+  'postgres',
+  'schema extensions belongs to postgres, as on Supabase'
 );
 
 select is_member_of('anon', array['authenticator']::name[]);

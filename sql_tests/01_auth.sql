@@ -1,9 +1,10 @@
 -- Catalogue-wide: tests no single file of supabase/schemas/, so it takes a prefix no schema file
 -- uses (00-09 and 90-99 are kept for such files; NN_<concern>.sql tests schemas/NN_<concern>.sql).
 --
--- auth.users and the claim functions of supabase/local/01_auth.sql.
+-- auth.users and the claim functions of supabase/local/01_auth.sql, owned and granted as on
+-- Supabase. Runs as postgres.
 begin;
-select plan(26);
+select plan(34);
 
 select has_table('auth', 'users', 'auth.users exists');
 select columns_are(
@@ -23,6 +24,33 @@ select col_is_pk('auth', 'users', 'id', 'auth.users is keyed by id');
 select col_type_is('auth', 'users', 'raw_app_meta_data', 'jsonb', 'raw_app_meta_data is jsonb');
 select col_not_null('auth', 'users', 'is_anonymous', 'is_anonymous is not null');
 select col_default_is('auth', 'users', 'is_anonymous', 'false', 'is_anonymous defaults to false');
+select schema_owner_is('auth', 'supabase_admin', 'supabase_admin owns schema auth');
+select table_owner_is('auth', 'users', 'supabase_auth_admin', 'supabase_auth_admin owns auth.users');
+select function_owner_is('auth', 'uid', array[]::name[], 'supabase_auth_admin', 'supabase_auth_admin owns auth.uid()');
+select indexes_are(
+  'auth', 'users',
+  array[
+    'users_pkey', 'users_phone_key', 'users_instance_id_idx', 'users_instance_id_email_idx',
+    'users_email_partial_key', 'users_is_anonymous_idx', 'confirmation_token_idx',
+    'recovery_token_idx', 'email_change_token_current_idx', 'email_change_token_new_idx',
+    'reauthentication_token_idx'
+  ],
+  'auth.users has Supabase Auth''s indexes'
+);
+select schema_privs_are('auth', 'postgres', array['USAGE'], 'postgres may use schema auth but not create in it');
+select table_privs_are(
+  'auth', 'users', 'postgres',
+  array['DELETE', 'INSERT', 'REFERENCES', 'SELECT', 'TRIGGER', 'TRUNCATE', 'UPDATE'],
+  'postgres reads, writes, references and triggers on auth.users, as on Supabase'
+);
+select throws_ok(
+  'alter table auth.users add column nickname text', '42501', 'must be owner of table users',
+  'postgres cannot alter auth.users'
+);
+select throws_ok(
+  'create table auth.profiles (id uuid primary key)', '42501', 'permission denied for schema auth',
+  'postgres cannot create in schema auth'
+);
 select is(
   pg_catalog.obj_description('auth'::regnamespace, 'pg_namespace'),
   'Haven Hub local Supabase compatibility layer',

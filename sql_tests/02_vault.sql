@@ -2,9 +2,10 @@
 -- uses (00-09 and 90-99 are kept for such files; NN_<concern>.sql tests schemas/NN_<concern>.sql).
 --
 -- The Vault of supabase/local/02_vault.sql: supabase_vault 0.3's interface, real encryption,
--- and Supabase's grants.
+-- and Supabase's grants. Runs as postgres, which holds what Supabase grants it and no more.
+-- (Tampering with vault.secrets needs its owner: tests/test_supabase_privileges.py tries it.)
 begin;
-select plan(33);
+select plan(36);
 
 select is(
   (select e.extnamespace::regnamespace::text from pg_catalog.pg_extension as e where e.extname = 'pgcrypto'),
@@ -44,7 +45,7 @@ select vault.create_secret('shpat_round-trip-plaintext', 'test/shopify', 'a test
 
 select results_eq(
   format(
-    'select name, description, decrypted_secret from vault.decrypted_secrets where id = %L',
+    'select name, description, decrypted_secret collate "default" from vault.decrypted_secrets where id = %L',
     :'secret_id'
   ),
   $$ values ('test/shopify', 'a test token', 'shpat_round-trip-plaintext') $$,
@@ -74,6 +75,23 @@ select ok(
   (select s.nonce is not null from vault.secrets as s where s.id = :'secret_id'),
   'each secret has a nonce'
 );
+-- As supabase_vault's view: convert_from(..., 'utf8'::name) gives decrypted_secret collation "C",
+-- so a row holding it cannot be compared with a row of default-collation text (our tests, like
+-- supabase_vault's, say COLLATE "default").
+select is(
+  (select pg_catalog.pg_collation_for(d.decrypted_secret) from vault.decrypted_secrets as d where d.id = :'secret_id'),
+  '"C"',
+  'decrypted_secret has collation "C", as in supabase_vault'
+);
+select throws_ok(
+  format(
+    'select x is distinct from y from (select decrypted_secret from vault.decrypted_secrets where id = %L) as x,'
+    ' (values (%L)) as y',
+    :'secret_id', 'shpat_round-trip-plaintext'
+  ),
+  '42P22', 'could not determine which collation to use for string comparison',
+  'comparing rows that hold decrypted_secret needs a COLLATE clause, as on Supabase'
+);
 
 -- Replacement.
 select secret as old_ciphertext from vault.secrets where id = :'secret_id' \gset
@@ -83,7 +101,7 @@ select lives_ok(
 );
 select results_eq(
   format(
-    'select name, description, decrypted_secret from vault.decrypted_secrets where id = %L',
+    'select name, description, decrypted_secret collate "default" from vault.decrypted_secrets where id = %L',
     :'secret_id'
   ),
   $$ values ('test/shopify', 'a test token', 'shpat_rotated') $$,
@@ -103,7 +121,7 @@ select lives_ok(
 );
 select results_eq(
   format(
-    'select name, description, decrypted_secret from vault.decrypted_secrets where id = %L',
+    'select name, description, decrypted_secret collate "default" from vault.decrypted_secrets where id = %L',
     :'secret_id'
   ),
   $$ values ('test/renamed', 'renamed', 'shpat_rotated') $$,
@@ -119,29 +137,21 @@ select lives_ok(
   'any number of secrets may have no name'
 );
 
--- A ciphertext moved to another row does not decrypt: each row has its own key.
+-- postgres, the migration role, may read and delete secrets but never write vault.secrets
+-- directly (Supabase grants it no INSERT or UPDATE), nor read the root key.
 select tests.clear_authentication();
-select vault.create_secret('first plaintext', 'test/first') as first_id \gset
 select vault.create_secret('second plaintext', 'test/second') as second_id \gset
-update vault.secrets
-set secret = (select s.secret from vault.secrets as s where s.id = :'second_id')
-where id = :'first_id';
 select throws_ok(
-  format('select decrypted_secret from vault.decrypted_secrets where id = %L', :'first_id'),
-  '39000', 'Wrong key or corrupt data',
-  'a ciphertext copied into another row fails to decrypt'
+  $$ insert into vault.secrets (secret) values ('unencrypted') $$,
+  '42501', 'permission denied for table secrets',
+  'postgres cannot insert into vault.secrets'
 );
-update vault.secrets
-set
-  secret = (select s.secret from vault.secrets as s where s.id = :'second_id'),
-  nonce = (select s.nonce from vault.secrets as s where s.id = :'second_id')
-where id = :'first_id';
 select throws_ok(
-  format('select decrypted_secret from vault.decrypted_secrets where id = %L', :'first_id'),
-  '39000', 'Wrong key or corrupt data',
-  'a ciphertext copied with its nonce into another row still fails to decrypt'
+  format('update vault.secrets set secret = %L where id = %L', 'swapped', :'second_id'),
+  '42501', 'permission denied for table secrets',
+  'postgres cannot update vault.secrets'
 );
-delete from vault.secrets where id = :'first_id';
+select table_privs_are('vault', 'secrets', 'postgres', array['DELETE', 'SELECT']);
 
 -- Supabase's grants: service_role may read and delete, and call the two functions.
 select table_privs_are('vault', 'secrets', 'service_role', array['DELETE', 'SELECT']);
@@ -157,32 +167,25 @@ select throws_ok(
   'service_role cannot write vault.secrets directly, so every stored secret is encrypted'
 );
 select throws_ok(
-  'select key from vault.local_root_key', '42501', null,
+  'select vault._local_root_key()', '42501', null,
   'service_role cannot read the root key'
 );
 select tests.clear_authentication();
 select is_empty(
   $$
-    select a.grantee::regrole
-    from pg_catalog.pg_class as c
-    cross join lateral pg_catalog.aclexplode(c.relacl) as a
-    where c.oid = 'vault.local_root_key'::regclass and a.grantee <> c.relowner
-  $$,
-  'nobody but its owner holds any privilege on the root key'
-);
-select is_empty(
-  $$
-    select p.oid::regprocedure
+    select p.oid::regprocedure, a.grantee::regrole
     from pg_catalog.pg_proc as p
+    cross join lateral pg_catalog.aclexplode(p.proacl) as a
     where p.pronamespace = 'vault'::regnamespace
-      and p.proname = '_encrypt_secret'
-      and (
-        pg_catalog.has_function_privilege('service_role', p.oid, 'execute')
-        or pg_catalog.has_function_privilege('authenticated', p.oid, 'execute')
-        or pg_catalog.has_function_privilege('anon', p.oid, 'execute')
-      )
+      and p.proname in ('_local_root_key', '_local_passphrase', '_crypto_aead_det_encrypt')
+      and a.grantee <> p.proowner
   $$,
-  'only the owner may encrypt with the root key'
+  'nobody but their owner may read the root key or encrypt with it'
+);
+select is(
+  (select p.proowner::regrole::text from pg_catalog.pg_proc as p where p.oid = 'vault._local_root_key()'::regprocedure),
+  'supabase_admin',
+  'the root key is supabase_admin''s'
 );
 
 -- anon and authenticated get nothing at all.

@@ -89,17 +89,6 @@ def test_split_statements_keeps_dollar_quoted_bodies_whole():
     assert len(split_statements(text)) == 2
 
 
-def test_local_layer_is_reapplied_without_change(scratch_url, migrations):
-    migrate(scratch_url, migrations)
-    with psycopg.connect(scratch_url) as conn:
-        key_before = conn.execute("select count(*) from pg_roles where rolname in "
-                                  "('anon', 'authenticated', 'service_role', 'authenticator')").fetchone()
-    migrate(scratch_url, migrations)
-    with psycopg.connect(scratch_url) as conn:
-        assert conn.execute("select count(*) from pg_roles where rolname in "
-                            "('anon', 'authenticated', 'service_role', 'authenticator')").fetchone() == key_before
-
-
 def test_migrations_and_schemas_hold_no_auth_or_vault_ddl():
     import re
 

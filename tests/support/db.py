@@ -7,7 +7,8 @@ import psycopg
 
 
 def sql(url: str, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-    """Runs one statement in autocommit as the connection's owner; its rows ([] for none)."""
+    """Runs one statement in autocommit as the URL's role (`postgres`, as migrations and the service:
+    no superuser, Supabase's grants); its rows ([] for none)."""
     with psycopg.connect(url, autocommit=True) as conn:
         cursor = conn.execute(query, params or [])
         return cursor.fetchall() if cursor.description else []
