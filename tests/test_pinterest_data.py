@@ -414,6 +414,20 @@ def test_delete_pin_on_pinterest_then_here_and_a_draft_at_once(world, user, make
     assert rows(database_url, "select id from public.pins where id in (%s, %s)", target["id"], draft["id"]) == []
 
 
+def test_a_pin_being_published_cannot_be_deleted(world, user, database_url):
+    world.fake.add_boards(1)
+    connect(world, user.headers)
+    pin = new_pin(world, user, board_id(database_url, user.id),
+                  scheduled_at=(datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat())
+    publish_due_pins(worker_context(world.settings, world.db))  # claimed: publishing
+
+    response = world.client.delete(f"/api/pinterest/pins/{pin['id']}", headers=user.headers)
+
+    assert response.status_code == 409 and response.json["error"] == "publishing"
+    assert [r.error for r in run_queued(world.settings, world.db)] == [None]
+    assert rows(database_url, "select status from public.pins where id = %s", pin["id"])[0]["status"] == "published"
+
+
 def test_delete_of_a_pin_already_gone_on_pinterest_still_deletes_it_here(world, user, database_url):
     fake = world.fake
     fake.add_boards(1)
@@ -478,3 +492,27 @@ def test_rate_limit_wait_reads_retry_after_and_the_reset():
     assert rate_limit_wait(answer(**{"X-RateLimit-Reset": "nan"})) is None
     assert rate_limit_wait(answer(**{"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})) is None
     assert rate_limit_wait(answer()) is None
+
+
+@pytest.mark.parametrize("metrics", [{"IMPRESSION": "many"}, {"IMPRESSION": -1}, {"SAVE": 1.5}, {"PIN_CLICK": True},
+                                     {"IMPRESSION": 2**63}],
+                         ids=["text", "negative", "fraction", "bool", "huge"])
+def test_an_analytics_day_off_the_contract_is_unavailable_not_stored(metrics):
+    body = {"all": {"daily_metrics": [{"date": "2026-11-01", "data_status": "READY", "metrics": metrics}]}}
+    with pytest.raises(ProviderUnavailable):
+        client_module._days(body, client_module._pin_day)
+
+
+def test_analytics_days_keep_ready_and_estimated_days_only():
+    body = {"all": {"daily_metrics": [
+        {"date": "2026-11-01", "data_status": "READY", "metrics": {"IMPRESSION": 10.0, "SAVE": 1, "PIN_CLICK": 2}},
+        {"date": "2026-11-02", "data_status": "ESTIMATE", "metrics": {"IMPRESSION": 0, "ENGAGEMENT": 0}},
+        {"date": "2026-11-03", "data_status": "PROCESSING", "metrics": {}},
+        {"date": "2026-10-01", "data_status": "BEFORE_PIN_CREATED", "metrics": {"IMPRESSION": 0}}]}}
+    days = client_module._days(body, client_module._pin_day)
+    assert [(d.date, d.impressions, d.saves, d.clicks, d.engagement_rate) for d in days] == [
+        ("2026-11-01", 10, 1, 2, Decimal("0.300000")), ("2026-11-02", 0, 0, 0, Decimal("0.000000"))]
+    assert client_module._days({"all": {}}, client_module._pin_day) == []
+    for spoiled in ({}, {"all": {"daily_metrics": "x"}}, {"all": {"daily_metrics": [{"date": "Nov 1"}]}}):
+        with pytest.raises(ProviderUnavailable):
+            client_module._days(spoiled, client_module._pin_day)

@@ -122,8 +122,16 @@ def delete_pin(caller: Caller, pin_id: UUID) -> Queued | Response:
         raise Conflict("the pin is being published; delete it once it is published or failed", code="publishing")
     with services().db.as_service() as conn:
         if pin["pinterest_pin_id"] is None:
-            conn.execute("delete from public.pins where user_id = %s and id = %s and pinterest_pin_id is null"
-                         " and status <> 'publishing'", [caller.user_id, pin_id])
+            deleted = conn.execute(
+                "delete from public.pins where user_id = %s and id = %s and pinterest_pin_id is null"
+                " and status <> 'publishing' returning id", [caller.user_id, pin_id]).fetchone()
+            if deleted is None:
+                # Since we looked: deleted by another request, or claimed by the publisher.
+                if conn.execute("select 1 from public.pins where user_id = %s and id = %s",
+                                [caller.user_id, pin_id]).fetchone() is None:
+                    raise NotFound("no such pin", code="not_found")
+                raise Conflict("the pin is being published; delete it once it is published or failed",
+                               code="publishing")
             return Response(status=204)
         pending = conn.execute(
             "select id::text from public.retry_queue where user_id = %s and operation_type = %s and status = 'pending'"
