@@ -19,10 +19,11 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from ...config import Settings
-from ...errors import HavenError, PermanentError, ProviderAuthError, ProviderRejected, retryable
+from ...errors import PermanentError, ProviderAuthError, ProviderRejected, retryable
 from ...integrations import records, tokens
 from ...queue.enqueue import enqueue
 from ...queue.registry import Job, Registry, WorkerContext
+from ...queue.worker import error_text
 from .client import ANALYTICS_DAYS, NAME, PinterestClient
 from .oauth import SYNC_BOARDS, SYNC_DATA, client, refresher
 
@@ -78,8 +79,9 @@ def _connected(conn: psycopg.Connection[Any], user_id: str) -> Mapping[str, Any]
 
 
 def _failure_text(exc: BaseException) -> str:
-    text = str(exc) if isinstance(exc, HavenError) else type(exc).__name__
-    return text[:MAX_ERROR_CHARS]
+    """What a pin's last_error and the sync state say: the queue's own wording of the failure
+    (URLs without their query strings), cut short."""
+    return error_text(exc)[:MAX_ERROR_CHARS]
 
 
 # -- boards ----------------------------------------------------------------------------------------
