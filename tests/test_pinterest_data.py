@@ -492,6 +492,20 @@ def test_rate_limit_wait_reads_retry_after_and_the_reset():
     assert rate_limit_wait(answer(**{"X-RateLimit-Reset": "nan"})) is None
     assert rate_limit_wait(answer(**{"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})) is None
     assert rate_limit_wait(answer()) is None
+    assert rate_limit_wait(answer(**{"X-RateLimit-Reset": "999999999"})) == 86400  # at most a day
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 3, 4, 5, 9])
+@pytest.mark.parametrize("wait", [1.0, 45.0, 600.0, 20000.0, 86400.0])
+def test_the_backoff_never_comes_before_the_providers_wait(settings, attempt, wait):
+    error = ProviderUnavailable("pinterest", "rate limited (429)", status=429, retry_after=wait)
+    base, cap = backoff_bounds(error, attempt, settings)
+    nominal = min(cap, base * 2 ** (attempt - 1))
+    assert nominal * 0.8 >= wait - 1e-6 and cap >= base
+    # Nor sooner than the queue's own backoff would have tried.
+    plain_base, plain_cap = backoff_bounds(ProviderUnavailable("pinterest", "down"), attempt, settings)
+    assert (plain_base, plain_cap) == (settings.queue_backoff_base_seconds, settings.queue_backoff_cap_seconds)
+    assert nominal >= min(plain_cap, plain_base * 2 ** (attempt - 1))
 
 
 @pytest.mark.parametrize("metrics", [{"IMPRESSION": "many"}, {"IMPRESSION": -1}, {"SAVE": 1.5}, {"PIN_CLICK": True},

@@ -97,12 +97,15 @@ class Transport:
 
 # A reset this large is a Unix time, not a number of seconds (no provider's window is 30 years).
 _EPOCH_THRESHOLD = 10**9
+# The longest wait honoured: a day, the longest window any provider we call documents (Pinterest's
+# daily trial limit). A larger figure is a provider's mistake, not a reason to park work for years.
+MAX_RATE_LIMIT_WAIT = 86400.0
 
 
 def rate_limit_wait(response: requests.Response, now: float | None = None) -> float | None:
     """Seconds a rate-limited answer asks us to wait: Retry-After (seconds), else the limit's reset
     (`X-RateLimit-Reset`, seconds until the window resets, or a Unix time), the longer of the two
-    when both are given; None when neither is a number."""
+    when both are given, at most a day; None when neither is a number."""
     waits: list[float] = []
     for header in ("Retry-After", "X-RateLimit-Reset"):
         raw = response.headers.get(header, "").strip()
@@ -115,7 +118,7 @@ def rate_limit_wait(response: requests.Response, now: float | None = None) -> fl
         if value >= _EPOCH_THRESHOLD:
             value -= time.time() if now is None else now
         waits.append(max(0.0, value))
-    return max(waits) if waits else None
+    return min(max(waits), MAX_RATE_LIMIT_WAIT) if waits else None
 
 
 def rejected_unless_ok(response: requests.Response, provider: str, what: str) -> None:
