@@ -5,6 +5,8 @@ scheduled pins published by the worker (a refused one on the failed list, its pi
 deleted; boards created; the pins export showing the synced figures."""
 from __future__ import annotations
 
+import threading
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -13,15 +15,17 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from service import providers
 from service.errors import ProviderUnavailable, retry_delay
 from service.providers.pinterest import client as client_module
 from service.providers.pinterest.jobs import publish_due_pins, queue_data_syncs
 from service.queue.families import build_registry
 from service.queue.registry import Job
-from service.queue.worker import Outcome, Worker, backoff_bounds
+from service.queue.worker import Outcome, Worker, WorkerOptions, backoff_bounds
 
 from .support.flow import run_queued, worker_context
 from .support.pinterest import PinterestWorld, pinterest_world
+from .support.queue import wait_until
 
 PAGE = 10  # pins a page in these tests (Pinterest's is up to 250), so a few dozen pins make pages
 
@@ -530,3 +534,42 @@ def test_analytics_days_keep_ready_and_estimated_days_only():
     for spoiled in ({}, {"all": {"daily_metrics": "x"}}, {"all": {"daily_metrics": [{"date": "Nov 1"}]}}):
         with pytest.raises(ProviderUnavailable):
             client_module._days(spoiled, client_module._pin_day)
+
+
+# --- through a running worker --------------------------------------------------------------------
+
+def test_a_running_worker_publishes_due_pins_and_keeps_the_data_current(world, user, database_url):
+    """The periodic jobs as the worker runs them: the publisher claims due pins and their items
+    run; the data sync is queued and run for the connected account."""
+    fake = world.fake
+    fake.add_boards(1)
+    connect(world, user.headers)
+    fake.add_pins(3)
+    fake.blocked_links.add("spam.example")
+    board = board_id(database_url, user.id)
+    past = (datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat()
+    good = new_pin(world, user, board, title="Good", scheduled_at=past)
+    bad = new_pin(world, user, board, title="Bad", link="https://spam.example/", scheduled_at=past)
+    fast = replace(world.settings, pinterest_publish_every_seconds=0.2, pinterest_sync_every_seconds=3600,
+                   queue_backoff_base_seconds=0.01, queue_backoff_cap_seconds=0.05)
+    running = Worker(fast, build_registry(fast, providers.catalog()), providers.catalog(), database_url,
+                     WorkerOptions(concurrency=2, batch=10, poll_seconds=0.05, heartbeat_seconds=0.2))
+    thread = threading.Thread(target=running.run, name="test-pinterest-worker")
+    thread.start()
+    try:
+        def statuses() -> dict[str, str]:
+            return {str(r["id"]): r["status"] for r in rows(
+                database_url, "select id, status from public.pins where id in (%s, %s)", good["id"], bad["id"])}
+
+        wait_until(lambda: statuses() == {good["id"]: "published", bad["id"]: "failed"}, what="both pins settled")
+        wait_until(lambda: (world.integration(user.id)["metadata"].get("data_sync") or {}).get("state") == "complete",
+                   what="the periodic data sync")
+    finally:
+        running.stop()
+        thread.join(timeout=30)
+    assert not thread.is_alive(), "the worker did not stop"
+    items = rows(database_url, "select operation_type, status from public.retry_queue where user_id = %s"
+                               " and operation_type <> 'pinterest.sync_boards' order by operation_type, status", user.id)
+    assert [(i["operation_type"], i["status"]) for i in items] == [
+        ("pinterest.create_pin", "failed"), ("pinterest.create_pin", "resolved"), ("pinterest.sync_data", "resolved")]
+    assert {p["id"] for p in fake.pins} <= set(pins(database_url, user.id))
