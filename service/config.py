@@ -172,6 +172,12 @@ class Settings:
     pinterest_oauth_url: str = field(default="https://www.pinterest.com/oauth/", metadata={"env": "PINTEREST_OAUTH_URL"})
     pinterest_refresh_window_seconds: int = field(
         default=5 * 24 * 3600, metadata={"env": "PINTEREST_REFRESH_WINDOW_SECONDS"})
+    # Pins, their metrics, the account's figures and ad accounts are synced for every connected
+    # account this often (issue 14); due scheduled pins are looked for this often.
+    pinterest_sync_every_seconds: float = field(default=6 * 3600.0, metadata={"env": "PINTEREST_SYNC_EVERY_SECONDS"})
+    pinterest_publish_every_seconds: float = field(default=60.0, metadata={"env": "PINTEREST_PUBLISH_EVERY_SECONDS"})
+    # Days of daily metrics each sync reads, ending today (Pinterest serves at most 90 back).
+    pinterest_analytics_days: int = field(default=90, metadata={"env": "PINTEREST_ANALYTICS_DAYS"})
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:

@@ -96,11 +96,14 @@ class ProviderError(HavenError):
 
     retryable = True
 
-    def __init__(self, provider: str, message: str, *, status: int | None = None) -> None:
+    def __init__(self, provider: str, message: str, *, status: int | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(f"{provider}: {message}")
         self.provider = provider
         self.reason = message  # without the provider's name: for messages that already name it
         self.status = status
+        # Seconds before asking again can help, when the provider said (a rate limit's reset).
+        self.retry_after = retry_after
 
 
 class ProviderUnavailable(ProviderError):
@@ -189,6 +192,15 @@ def retryable(exc: BaseException) -> bool:
         meaning = sqlstate_of(exc)
         return meaning is None or meaning.retryable
     return True
+
+
+def retry_delay(exc: BaseException) -> float | None:
+    """The least wait, in seconds, before the item that failed with `exc` is tried again: what a
+    rate-limited provider said (Retry-After, a limit's reset), or None when only the queue's backoff
+    applies. Read beside `retryable`: the worker never retries sooner than this."""
+    if isinstance(exc, ProviderError) and exc.retryable and exc.retry_after is not None:
+        return max(0.0, exc.retry_after)
+    return None
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, Any]]:

@@ -153,8 +153,8 @@ select results_eq(
     select board_name, impressions, saves, clicks, engagement_rate
     from public.export_pins where board_name is not null
   $$,
-  $$ values ('alice''s board', 30::bigint, 1::bigint, 2::bigint, 0.5::numeric) $$,
-  'pins: board name and the latest analytics snapshot'
+  $$ values ('alice''s board', 60::bigint, 3::bigint, 6::bigint, 0.5::numeric) $$,
+  'pins: board name and the pin''s days summed'
 );
 select results_eq(
   $$ select board_name, impressions, engagement_rate from public.export_pins where title = 'draft' $$,

@@ -4,7 +4,8 @@ A `Transport` sends one request with the provider's headers and a timeout, never
 redirect, and sorts every failure the same way for every provider:
 
 - no answer (timeout, refused connection, TLS) -> ProviderUnavailable
-- 429 (with its Retry-After) and 5xx -> ProviderUnavailable
+- 429 (with how long to wait: Retry-After or the limit's reset, as `retry_after`) and 5xx ->
+  ProviderUnavailable
 - a status the caller names as "credentials refused" -> ProviderAuthError
 - anything else comes back to the caller, who knows what the provider's 4xx mean.
 
@@ -15,6 +16,7 @@ never a provider's free text (which could quote a key) and never a URL's query s
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -74,9 +76,9 @@ class Transport:
             raise ProviderUnavailable(self.provider, f"could not connect ({type(exc).__name__})") from None
         status = response.status_code
         if status == 429:
-            retry_after = response.headers.get("Retry-After", "")
-            hint = f", retry after {retry_after} s" if retry_after.isdigit() else ""
-            raise ProviderUnavailable(self.provider, f"rate limited (429{hint})", status=429)
+            wait = rate_limit_wait(response)
+            hint = f", retry after {wait:.0f} s" if wait is not None else ""
+            raise ProviderUnavailable(self.provider, f"rate limited (429{hint})", status=429, retry_after=wait)
         if status >= 500:
             raise ProviderUnavailable(self.provider, f"server error ({status})", status=status)
         if status in (self.auth_statuses if auth_statuses is None else auth_statuses):
@@ -88,6 +90,35 @@ class Transport:
 
     def post(self, path_or_url: str, **kwargs: Any) -> requests.Response:
         return self.request("POST", path_or_url, **kwargs)
+
+    def delete(self, path_or_url: str, **kwargs: Any) -> requests.Response:
+        return self.request("DELETE", path_or_url, **kwargs)
+
+
+# A reset this large is a Unix time, not a number of seconds (no provider's window is 30 years).
+_EPOCH_THRESHOLD = 10**9
+# The longest wait honoured: a day, the longest window any provider we call documents (Pinterest's
+# daily trial limit). A larger figure is a provider's mistake, not a reason to park work for years.
+MAX_RATE_LIMIT_WAIT = 86400.0
+
+
+def rate_limit_wait(response: requests.Response, now: float | None = None) -> float | None:
+    """Seconds a rate-limited answer asks us to wait: Retry-After (seconds), else the limit's reset
+    (`X-RateLimit-Reset`, seconds until the window resets, or a Unix time), the longer of the two
+    when both are given, at most a day; None when neither is a number."""
+    waits: list[float] = []
+    for header in ("Retry-After", "X-RateLimit-Reset"):
+        raw = response.headers.get(header, "").strip()
+        try:
+            value = float(raw)
+        except ValueError:
+            continue
+        if value != value or value in (float("inf"), float("-inf")):
+            continue  # nan or infinite: no number at all
+        if value >= _EPOCH_THRESHOLD:
+            value -= time.time() if now is None else now
+        waits.append(max(0.0, value))
+    return min(max(waits), MAX_RATE_LIMIT_WAIT) if waits else None
 
 
 def rejected_unless_ok(response: requests.Response, provider: str, what: str) -> None:

@@ -30,7 +30,7 @@ from psycopg.rows import dict_row
 
 from ..config import Settings
 from ..db import Database
-from ..errors import HavenError, PermanentError, retryable
+from ..errors import HavenError, PermanentError, retry_delay, retryable
 from ..integrations.catalog import Catalog
 from .registry import Job, Registry, WorkerContext
 
@@ -48,6 +48,24 @@ def error_text(exc: BaseException) -> str:
     written to be shown; anything else is named by its type too."""
     message = str(exc) if isinstance(exc, HavenError) else f"{type(exc).__name__}: {exc}"
     return _URL_QUERY.sub(r"\1?…", message)[:MAX_ERROR_CHARS]
+
+
+# retry_backoff() spreads a delay over [0.8, 1.2] of its nominal value: a base this much larger
+# than a provider's wait is never shorter than the wait.
+_JITTER_FLOOR = 0.8
+
+
+def backoff_bounds(exc: BaseException, attempt: int, settings: Settings) -> tuple[float, float]:
+    """The backoff base and cap for attempt `attempt` of an item that failed with `exc`: the
+    settings', raised just enough that the next try (retry_backoff: least(cap, base * 2^(attempt-1))
+    times the jitter) comes no sooner than a rate-limited provider asked (`retry_delay`)."""
+    base, cap = settings.queue_backoff_base_seconds, settings.queue_backoff_cap_seconds
+    wait = retry_delay(exc)
+    if wait is not None:
+        least_nominal = wait / _JITTER_FLOOR
+        base = max(base, least_nominal / 2 ** min(max(attempt, 1) - 1, 62))
+        cap = max(cap, least_nominal, base)
+    return base, cap
 
 
 def new_worker_id() -> str:
@@ -278,11 +296,11 @@ class Worker:
 
     def _fail(self, outcome: Outcome) -> None:
         assert outcome.error is not None
+        base, cap = backoff_bounds(outcome.error, outcome.job.attempt, self.settings)
         rows = self._call(
             "select public.fail_retry_item(%s, %s, %s, %s, make_interval(secs => %s),"
             " make_interval(secs => %s)) as status",
-            [outcome.job.id, self.worker_id, error_text(outcome.error), retryable(outcome.error),
-             self.settings.queue_backoff_base_seconds, self.settings.queue_backoff_cap_seconds],
+            [outcome.job.id, self.worker_id, error_text(outcome.error), retryable(outcome.error), base, cap],
         )
         status = rows[0]["status"]
         if status is None:

@@ -49,12 +49,24 @@ create table public.pins (
   description text,
   link text,
   image_url text,
+  -- draft, scheduled, publishing (claimed by the publisher), published, failed (last_error says
+  -- why), removed (gone from Pinterest at the last complete sync); set by the functions of
+  -- 51_pinterest_pins.sql.
   status text not null default 'draft'
   constraint pins_status_not_blank check (btrim(status) <> ''),
   scheduled_at timestamptz,
   published_at timestamptz,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
+  alt_text text,
+  -- Why publishing failed (Pinterest's refusal, in our words and its error code).
+  last_error text,
+  -- When a pin sync last saw it on Pinterest (or it was published): a complete sync that began
+  -- later and did not see it marks it removed.
+  seen_on_pinterest_at timestamptz,
+  -- When its daily metrics were last read, so a sync cut short by a rate limit resumes after the
+  -- pins it already did.
+  metrics_synced_at timestamptz,
   -- Nulls are distinct: any number of unpublished pins, each Pinterest pin once.
   constraint pins_user_id_pinterest_pin_id_key unique (user_id, pinterest_pin_id),
   constraint pins_user_id_id_key unique (user_id, id),
@@ -64,13 +76,19 @@ create table public.pins (
 );
 
 comment on table public.pins is
-'Pins a user created or scheduled through Haven Hub, with their Pinterest id once published. Written by the service.';
+'Pins a user created or scheduled through Haven Hub, and pins of the account imported from Pinterest, '
+'with their Pinterest id once published. Written by the service (51_pinterest_pins.sql).';
 
 create index pins_user_id_created_at_idx
 on public.pins (user_id, created_at, id);
 
 create index pins_user_id_board_id_idx
 on public.pins (user_id, board_id);
+
+-- The publisher's claim walks the due scheduled pins in order.
+create index pins_due_idx
+on public.pins (scheduled_at)
+where status = 'scheduled';
 
 create trigger pins_set_updated_at
 before update on public.pins
@@ -90,7 +108,8 @@ create table public.pin_analytics (
   id uuid primary key default gen_random_uuid(),
   user_id uuid not null references auth.users (id) on delete cascade,
   pin_id uuid not null,
-  -- The day the snapshot was taken; the figures are the pin's lifetime totals on that day.
+  -- The day (UTC, as Pinterest reports it) the figures are for: each row is that one day's
+  -- impressions, saves, clicks (PIN_CLICK) and engagement rate (ENGAGEMENT / IMPRESSION).
   metric_date date not null,
   impressions bigint not null default 0
   constraint pin_analytics_impressions_not_negative check (impressions >= 0),
@@ -104,12 +123,13 @@ create table public.pin_analytics (
   updated_at timestamptz not null default now(),
   constraint pin_analytics_pin_fkey foreign key (user_id, pin_id)
   references public.pins (user_id, id) on delete cascade,
-  -- One snapshot per pin per day; also finds the latest snapshot of a pin (and serves both keys).
+  -- One row per pin per day; also finds a pin's days (and serves both keys).
   constraint pin_analytics_user_id_pin_id_metric_date_key unique (user_id, pin_id, metric_date)
 );
 
 comment on table public.pin_analytics is
-'Daily snapshots of a pin''s lifetime Pinterest metrics (impressions, saves, clicks, engagement rate).';
+'A pin''s Pinterest metrics per day (impressions, saves, clicks, engagement rate), '
+'as synced from Pinterest''s analytics window; the pins export sums them.';
 
 create trigger pin_analytics_set_updated_at
 before update on public.pin_analytics

@@ -135,19 +135,22 @@ from public.pins as p
 left join public.pinterest_boards as b
   on p.user_id = b.user_id and p.board_id = b.id
 left join lateral (
+  -- pin_analytics holds each day's own figures: the pin's are their sum over the days stored, and
+  -- its engagement rate is the days' rates weighted by their impressions (engagements over
+  -- impressions).
   select
-    a.impressions,
-    a.saves,
-    a.clicks,
-    a.engagement_rate
+    sum(a.impressions)::bigint as impressions,
+    sum(a.saves)::bigint as saves,
+    sum(a.clicks)::bigint as clicks,
+    -- A weighted mean of rates that fit numeric(9, 6) fits it too.
+    round(sum(a.engagement_rate * a.impressions) / nullif(sum(a.impressions), 0), 6)::numeric(9, 6) as engagement_rate
   from public.pin_analytics as a
   where a.user_id = p.user_id and a.pin_id = p.id
-  order by a.metric_date desc
-  limit 1
 ) as pa on true;
 
 comment on view public.export_pins is
-'Pins export with board name and the latest analytics snapshot (zeros before the first); export_date = created_at.';
+'Pins export with board name and the pin''s metrics summed over the days synced (zeros before the '
+'first; engagement rate weighted by impressions); export_date = created_at.';
 
 create view public.export_quotes
 with (security_invoker = true) as

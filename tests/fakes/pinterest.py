@@ -2,11 +2,16 @@
 
 Tokens: Basic client auth on POST /v5/oauth/token with a form body; codes are single use and
 bound to their redirect_uri; every refresh rotates the refresh token and the old one stops
-working (continuous refresh). Boards page with an opaque `bookmark`, `page_size` at most 250.
-Errors are `{"code": n, "message": "…"}`. It can be told to answer 429 or 5xx (optionally after
-letting a few requests through, to cut a paginated read half-way), to revoke every grant (the
-user removed the app), and to hold a token request until the test releases it (to overlap two
-refreshers deterministically).
+working (continuous refresh). Boards, pins and ad accounts page with an opaque `bookmark`,
+`page_size` at most 250. Analytics (`/pins/{id}/analytics`, `/user_account/analytics`) answer
+`{"all": {"daily_metrics": [{"date", "data_status", "metrics"}], "summary_metrics": …}}` for dates
+no more than 90 days back, at most 90 days long, `metric_types` required; a pin's only for the
+account's own pins. Boards and pins are created (201) and pins deleted (204; 404 when unknown).
+Errors are `{"code": n, "message": "…"}`; a 429 carries `X-RateLimit-Limit`, `-Remaining` and
+`-Reset` (seconds until the window resets). It can be told to answer 429 or 5xx for an operation
+(optionally after letting a few requests through, to cut a paginated read half-way), to refuse
+pins whose link it blocks, to revoke every grant (the user removed the app), and to hold a token
+request until the test releases it (to overlap two refreshers deterministically).
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
 from urllib.parse import urlencode
 
@@ -50,6 +56,58 @@ class FakePinterest:
     # test instead of hanging it.
     bookmark_fault_pages: int = 50
     _fault_pages_served: int = 0
+    pins: list[dict[str, Any]] = field(default_factory=list)
+    next_pin: int = 0
+    # Pins of others (on a group board shared with the account): listed, but no analytics for them.
+    foreign_pins: set[str] = field(default_factory=set)
+    ad_accounts: list[dict[str, Any]] = field(default_factory=list)
+    # A pin whose link contains one of these is refused, as Pinterest refuses spam links.
+    blocked_links: set[str] = field(default_factory=set)
+    # What a 429 says: seconds until the limit's window resets.
+    rate_limit_reset: int = 60
+    # Offsets of other paged lists: bookmark -> (list, offset).
+    list_bookmarks: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+    def add_pins(self, count: int, board_id: str | None = None, prefix: str = "Pin") -> list[dict[str, Any]]:
+        """Pins made on Pinterest (outside Haven), on `board_id` or on the account's boards in turn."""
+        added = []
+        for _ in range(count):
+            n = self.next_pin
+            self.next_pin += 1
+            board = board_id or (self.boards[n % len(self.boards)]["id"] if self.boards else "0")
+            added.append(self._new_pin(f"{700000000000000 + n}", board, title=f"{prefix} {n}",
+                                       description=f"About {prefix.lower()} {n}",
+                                       link=f"https://havenprints.example/p/{n}",
+                                       image_url=f"https://i.pinimg.example/1200x/{n}.jpg"))
+        return added
+
+    def _new_pin(self, pin_id: str, board_id: str, *, title: str | None, description: str | None,
+                 link: str | None, image_url: str, alt_text: str | None = None) -> dict[str, Any]:
+        pin = {"id": pin_id, "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+               "link": link, "title": title, "description": description, "alt_text": alt_text,
+               "board_id": board_id, "board_section_id": None, "board_owner": {"username": self.username},
+               "media": {"media_type": "image", "images": {
+                   "150x150": {"width": 150, "height": 150, "url": image_url.replace("1200x", "150x150")},
+                   "1200x": {"width": 1200, "height": 1600, "url": image_url}}}}
+        with self.lock:
+            self.pins.append(pin)
+        return pin
+
+    def add_ad_accounts(self, count: int) -> None:
+        for n in range(count):
+            self.ad_accounts.append({"id": f"54975580{n:04d}", "name": f"Haven ads {n}", "currency": "USD",
+                                     "country": "US", "owner": {"username": self.username},
+                                     "permissions": ["OWNER"]})
+
+    @staticmethod
+    def pin_day(pin_id: str, day: date) -> dict[str, int]:
+        """A pin's figures on a day: made up, but the same every time it is asked."""
+        seed = int(pin_id) % 97 + day.toordinal() % 13
+        return {"IMPRESSION": 100 + seed, "SAVE": seed % 5, "PIN_CLICK": seed % 7, "ENGAGEMENT": seed % 5 + seed % 7 + 1}
+
+    @staticmethod
+    def account_day(day: date) -> dict[str, int]:
+        return {"IMPRESSION": 5000 + day.toordinal() % 100, "PIN_CLICK": 40 + day.toordinal() % 10}
 
     def add_boards(self, count: int, prefix: str = "Board") -> None:
         start = self.next_board
@@ -92,7 +150,71 @@ class FakePinterest:
         return f"{redirect_uri}?{urlencode({'error': 'access_denied', 'state': state})}"
 
     def _error(self, status: int, code: int, message: str):  # type: ignore[no-untyped-def]
+        if status == 429:
+            response = jsonify({"code": 8, "message": "You have exceeded your rate limit. Try again later."})
+            response.status_code = 429
+            response.headers.update({"X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": "0",
+                                     "X-RateLimit-Reset": str(self.rate_limit_reset)})
+            return response
         return jsonify({"code": code, "message": message}), status
+
+    def _guard(self, op: str, **seen: Any):  # type: ignore[no-untyped-def]
+        """Records the request; an answer when it must be refused (no valid token, a failure told)."""
+        self.requests.append({"op": op, **seen})
+        if not self._authorised():
+            return self._error(401, 2, "Authentication failed.")
+        failure = self._take_failure(op)
+        if failure:
+            return self._error(failure, 1, "Error")
+        return None
+
+    def _paged(self, kind: str, items: list[Any]):  # type: ignore[no-untyped-def]
+        try:
+            page_size = int(request.args.get("page_size", 25))
+        except ValueError:
+            return self._error(400, 1, "Invalid page_size")
+        if not 1 <= page_size <= 250:
+            return self._error(400, 1, "page_size must be between 1 and 250")
+        bookmark = request.args.get("bookmark")
+        if bookmark and self.list_bookmarks.get(bookmark, ("", 0))[0] != kind:
+            return self._error(400, 1, "Invalid bookmark")
+        start = self.list_bookmarks[bookmark][1] if bookmark else 0
+        end = start + page_size
+        following = None
+        if end < len(items):
+            following = secrets.token_urlsafe(12)
+            self.list_bookmarks[following] = (kind, end)
+        return jsonify({"items": items[start:end], "bookmark": following})
+
+    def _window(self):  # type: ignore[no-untyped-def]
+        """The analytics dates asked for, or the refusal Pinterest answers."""
+        try:
+            start = date.fromisoformat(request.args["start_date"])
+            end = date.fromisoformat(request.args["end_date"])
+        except (KeyError, ValueError):
+            return None, self._error(400, 1, "start_date and end_date (YYYY-MM-DD) are required")
+        if not request.args.get("metric_types"):
+            return None, self._error(400, 1, "metric_types is required")
+        today = datetime.now(timezone.utc).date()
+        if start > end or start < today - timedelta(days=90) or end - start > timedelta(days=90):
+            return None, self._error(400, 1, "Date range is invalid: at most 90 days back and 90 days long")
+        return (start, min(end, today)), None
+
+    @staticmethod
+    def _analytics(start: date, end: date, figures: Any, wanted: list[str]) -> dict[str, Any]:
+        days = []
+        totals: dict[str, int] = {}
+        day = start
+        while day <= end:
+            metrics = {k: v for k, v in figures(day).items() if k in wanted}
+            # Today's figures are still being counted.
+            status = "PROCESSING" if day == datetime.now(timezone.utc).date() else "READY"
+            days.append({"date": day.isoformat(), "data_status": status,
+                         "metrics": metrics if status == "READY" else {}})
+            for k, v in metrics.items():
+                totals[k] = totals.get(k, 0) + v
+            day += timedelta(days=1)
+        return {"all": {"daily_metrics": days, "summary_metrics": totals}}
 
     def _authorised(self) -> bool:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -187,4 +309,103 @@ class FakePinterest:
             page = self.boards[start:start + page_size]
             return jsonify({"items": page, "bookmark": self._next_bookmark(bookmark, start + page_size)})
 
+        @app.get("/v5/pins")
+        def pins():  # type: ignore[no-untyped-def]
+            refused = self._guard("pins", bookmark=request.args.get("bookmark"))
+            return refused or self._paged("pins", list(self.pins))
+
+        @app.get("/v5/pins/<pin_id>/analytics")
+        def pin_analytics(pin_id: str):  # type: ignore[no-untyped-def]
+            refused = self._guard("pin_analytics", pin_id=pin_id, start_date=request.args.get("start_date"),
+                                  end_date=request.args.get("end_date"), metric_types=request.args.get("metric_types"))
+            if refused:
+                return refused
+            if not any(p["id"] == pin_id for p in self.pins):
+                return self._error(404, 50, "Pin not found.")
+            if pin_id in self.foreign_pins:
+                return self._error(403, 29, "You are not permitted to access that resource.")
+            window, refusal = self._window()
+            if refusal:
+                return refusal
+            wanted = request.args["metric_types"].split(",")
+            return jsonify(self._analytics(*window, lambda day: self.pin_day(pin_id, day), wanted))
+
+        @app.get("/v5/user_account/analytics")
+        def account_analytics():  # type: ignore[no-untyped-def]
+            refused = self._guard("account_analytics", start_date=request.args.get("start_date"),
+                                  end_date=request.args.get("end_date"))
+            if refused:
+                return refused
+            window, refusal = self._window()
+            if refusal:
+                return refusal
+            return jsonify(self._analytics(*window, self.account_day, request.args["metric_types"].split(",")))
+
+        @app.get("/v5/ad_accounts")
+        def ad_accounts():  # type: ignore[no-untyped-def]
+            refused = self._guard("ad_accounts", bookmark=request.args.get("bookmark"))
+            return refused or self._paged("ad_accounts", list(self.ad_accounts))
+
+        @app.post("/v5/boards")
+        def create_board():  # type: ignore[no-untyped-def]
+            body = request.get_json(silent=True)
+            refused = self._guard("create_board", body=body)
+            if refused:
+                return refused
+            if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"].strip():
+                return self._error(400, 1, "Invalid board name")
+            if body.get("privacy", "PUBLIC") not in ("PUBLIC", "PROTECTED", "SECRET"):
+                return self._error(400, 1, "Invalid privacy")
+            if any(b["name"] == body["name"] for b in self.boards):
+                return self._error(400, 58, "You already have a board with this name.")
+            with self.lock:
+                n = self.next_board
+                self.next_board += 1
+            board = {"id": f"{900000000000000 + n}", "name": body["name"], "description": body.get("description", ""),
+                     "privacy": body.get("privacy", "PUBLIC"), "pin_count": 0, "follower_count": 0,
+                     "owner": {"username": self.username}}
+            self.boards.append(board)
+            return jsonify(board), 201
+
+        @app.post("/v5/pins")
+        def create_pin():  # type: ignore[no-untyped-def]
+            body = request.get_json(silent=True)
+            refused = self._guard("create_pin", body=body)
+            if refused:
+                return refused
+            if not isinstance(body, dict) or not any(b["id"] == body.get("board_id") for b in self.boards):
+                return self._error(404, 40, "Board not found.")
+            source = body.get("media_source")
+            if not isinstance(source, dict) or source.get("source_type") != "image_url" or not source.get("url"):
+                return self._error(400, 1, "Invalid media_source")
+            if len(body.get("title") or "") > 100 or len(body.get("description") or "") > 800:
+                return self._error(400, 1, "Invalid parameters")
+            link = body.get("link") or ""
+            if any(blocked in link for blocked in self.blocked_links):
+                return self._error(400, 1, "Sorry! We blocked this link because it may lead to spam.")
+            with self.lock:
+                n = self.next_pin
+                self.next_pin += 1
+            pin = self._new_pin(f"{700000000000000 + n}", body["board_id"], title=body.get("title"),
+                                description=body.get("description"), link=body.get("link"),
+                                image_url=source["url"], alt_text=body.get("alt_text"))
+            return jsonify(pin), 201
+
+        @app.delete("/v5/pins/<pin_id>")
+        def delete_pin(pin_id: str):  # type: ignore[no-untyped-def]
+            refused = self._guard("delete_pin", pin_id=pin_id)
+            if refused:
+                return refused
+            with self.lock:
+                kept = [p for p in self.pins if p["id"] != pin_id]
+                found = len(kept) < len(self.pins)
+                self.pins = kept
+            if not found:
+                return self._error(404, 50, "Pin not found.")
+            return "", 204
+
         return app
+
+    def ops(self, op: str) -> list[dict[str, Any]]:
+        """The requests of one operation the fake saw, in order."""
+        return [r for r in self.requests if r["op"] == op]

@@ -36,6 +36,7 @@ CallbackError = Literal["access_denied", "missing_parameters", "invalid_state", 
 
 bp = Blueprint("pinterest", __name__)
 SYNC_BOARDS = "pinterest.sync_boards"
+SYNC_DATA = "pinterest.sync_data"
 
 
 def configured(settings: Settings) -> bool:
@@ -65,6 +66,12 @@ def refresher(settings: Settings) -> Refresher | None:
 class InstallQuery(Strict):
     format: Literal["redirect", "json"] = Field("redirect", description="json: answer the URL instead of redirecting")
 
+
+
+class SyncQuery(Strict):
+    what: Literal["boards", "data"] = Field(
+        "boards", description="boards: the board sync; data: boards, pins, their daily metrics, the account's "
+                              "daily figures and ad accounts (pinterest.sync_data)")
 
 
 class SyncQueued(BaseModel):
@@ -181,29 +188,33 @@ def confirm(caller: Caller, body: ConfirmRequest) -> Confirmed:
     return oauth_flow.confirm_through_api(NAME, "Pinterest", confirm_install, caller.user_id, body.confirmation)
 
 
-def queue_sync(conn: psycopg.Connection[Any], user_id: str) -> tuple[str, bool]:
-    """Queues a board sync unless one is pending already: (its item id, whether it is new).
+def queue_sync(conn: psycopg.Connection[Any], user_id: str, operation_type: str = SYNC_BOARDS) -> tuple[str, bool]:
+    """Queues a board sync (or a data sync) unless one is pending already: (its item id, whether
+    it is new).
 
     At most one pending sync per user: a second would do exactly what the first does, and 300 calls
     would otherwise queue 300. The caller holds the integration row's lock, so two requests cannot
     both find none pending. A sync already running (processing) may have read its pages, so a new
     request queues one more."""
     pending = conn.execute("select id::text from public.retry_queue where user_id = %s and operation_type = %s"
-                           " and status = 'pending' order by created_at limit 1", [user_id, SYNC_BOARDS]).fetchone()
+                           " and status = 'pending' order by created_at limit 1", [user_id, operation_type]).fetchone()
     if pending is not None:
         return pending["id"], False
-    return enqueue(conn, user_id, SYNC_BOARDS), True
+    return enqueue(conn, user_id, operation_type), True
 
 
 @bp.post("/api/integrations/pinterest/sync")
-@endpoint("Queue a board sync from Pinterest (at most one pending per user)", response=SyncQueued, status=202,
-          errors=(409,), tags=("integrations",),
-          description="202 with the queue item. While a sync is pending already, no second one is queued: the "
-                      "answer is that item, with already_queued true. 409 `not_connected`.")
-def sync(caller: Caller) -> SyncQueued:
+@endpoint("Queue a board sync, or a data sync, from Pinterest (at most one of each pending per user)",
+          query=SyncQuery, response=SyncQueued, status=202, errors=(409,), tags=("integrations",),
+          description="202 with the queue item: `?what=boards` (the default) syncs the boards, `?what=data` "
+                      "boards, pins, their daily metrics, the account's daily figures and ad accounts (the worker "
+                      "also runs it every PINTEREST_SYNC_EVERY_SECONDS). While a sync of that kind is pending "
+                      "already, no second one is queued: the answer is that item, with already_queued true. "
+                      "409 `not_connected`.")
+def sync(caller: Caller, query: SyncQuery) -> SyncQueued:
     with services().db.as_service() as conn:
         row = records.lock(conn, caller.user_id, NAME)
         if row is None or row["status"] != "connected":
             raise Conflict("Pinterest is not connected", code="not_connected")
-        item, new = queue_sync(conn, caller.user_id)
+        item, new = queue_sync(conn, caller.user_id, SYNC_DATA if query.what == "data" else SYNC_BOARDS)
     return SyncQueued(queued=True, retry_item_id=item, already_queued=not new)
