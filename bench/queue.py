@@ -58,7 +58,7 @@ CLAIM_SAMPLES = 40
 DEADLINE_SECONDS = 180.0
 
 # Ours: `haven worker` as deployed, logging at WARNING like every peer here.
-OUR_WORKER_FLAGS = tuple(os.environ.get("BENCH_OUR_FLAGS", "--concurrency 32 --batch 32 --poll-interval 1").split())
+OUR_WORKER_FLAGS = tuple(os.environ.get("BENCH_OUR_FLAGS", "--concurrency 128 --batch 128 --poll-interval 1").split())
 # procrastinate 3.10: its worker's concurrency (async tasks per process).
 PROCRASTINATE_VERSION = "3.10.0"
 PROCRASTINATE_CONCURRENCY = "8"

@@ -23,6 +23,7 @@ import selectors
 import socket
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -85,6 +86,45 @@ class Outcome:
     error: Exception | None
 
 
+class HandlerThreads:
+    """`size` threads that each take one item at a time from a shared queue and run it. An item
+    costs a put and a get (no future, no executor bookkeeping); a thread that finishes finds the
+    next waiting item without sleeping."""
+
+    def __init__(self, size: int, run: Callable[[Job], None]) -> None:
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        # Daemons: a worker told twice to stop exits at once, whatever its handlers are doing.
+        self._threads = [threading.Thread(target=self._serve, args=(run,), name=f"haven-job-{n}", daemon=True)
+                         for n in range(size)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, job: Job) -> None:
+        self._jobs.put(job)
+
+    def take_unstarted(self) -> list[Job]:
+        """Items no thread has taken yet, taken back."""
+        unstarted = []
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return unstarted
+            if job is not None:
+                unstarted.append(job)
+
+    def shutdown(self) -> None:
+        """Lets each thread finish its item, then ends it."""
+        for _ in self._threads:
+            self._jobs.put(None)
+        for thread in self._threads:
+            thread.join()
+
+    def _serve(self, run: Callable[[Job], None]) -> None:
+        while (job := self._jobs.get()) is not None:
+            run(job)
+
+
 class Worker:
     def __init__(self, settings: Settings, registry: Registry, providers: Catalog, database_url: str,
                  options: WorkerOptions | None = None, worker_id: str | None = None) -> None:
@@ -99,7 +139,7 @@ class Worker:
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_reader.setblocking(False)
         self._wake_writer.setblocking(False)
-        self._inflight: dict[str, Future[None]] = {}
+        self._inflight: dict[str, Job] = {}  # claimed, outcome not yet recorded
         # Handler threads wake the main thread once this many outcomes wait (set before it sleeps).
         self._wake_at = 1
         self._periodic_runs: dict[str, Future[None]] = {}
@@ -130,7 +170,7 @@ class Worker:
     def run(self) -> None:
         db = Database(self.url, min_size=0, max_size=self.options.concurrency + 1, check_connections=True)
         context = WorkerContext(self.settings, db, self.providers)
-        handlers = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="haven-job")
+        handlers = HandlerThreads(self.options.concurrency, self._execute)
         periodic = ThreadPoolExecutor(1, thread_name_prefix="haven-periodic")
         log.info("worker %s: %d thread(s), batch %d, handlers: %s", self.worker_id, self.options.concurrency,
                  self.options.batch, ", ".join(sorted(self.registry.handlers)) or "none")
@@ -146,7 +186,7 @@ class Worker:
             self._drain(handlers)
             self._say_stopped()
         finally:
-            handlers.shutdown(wait=True, cancel_futures=True)
+            handlers.shutdown()
             periodic.shutdown(wait=True, cancel_futures=True)
             self._disconnect()
             db.close()
@@ -154,7 +194,7 @@ class Worker:
             self._wake_writer.close()
             log.info("worker %s stopped after %d item(s)", self.worker_id, self.processed)
 
-    def _loop(self, handlers: ThreadPoolExecutor, periodic: ThreadPoolExecutor, context: WorkerContext) -> None:
+    def _loop(self, handlers: HandlerThreads, periodic: ThreadPoolExecutor, context: WorkerContext) -> None:
         self._heartbeat()
         next_heartbeat = time.monotonic() + self.options.heartbeat_seconds
         next_poll = 0.0  # claim at once on start
@@ -178,7 +218,8 @@ class Worker:
             if outcomes or wanted:
                 jobs = self._record_and_claim(outcomes, wanted, context)
                 for job in jobs:
-                    self._inflight[job.id] = handlers.submit(self._execute, job)
+                    self._inflight[job.id] = job
+                    handlers.submit(job)
                 if wanted:
                     maybe_due = len(jobs) == wanted  # a full batch: there may be more
                     if maybe_due and len(jobs) < free:
@@ -193,9 +234,9 @@ class Worker:
             if self._wait(deadline - time.monotonic()):
                 maybe_due = True
 
-    def _drain(self, handlers: ThreadPoolExecutor) -> None:
+    def _drain(self, handlers: HandlerThreads) -> None:
         """On stop: give back what has not started, finish and record what has."""
-        unstarted = [item_id for item_id, future in self._inflight.items() if future.cancel()]
+        unstarted = [job.id for job in handlers.take_unstarted()]
         if self._conn is None or self._conn.closed:
             return  # no database: what we hold is rescued after the timeout
         try:
