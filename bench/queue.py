@@ -57,7 +57,9 @@ CLAIM_BATCH = 50
 CLAIM_SAMPLES = 40
 DEADLINE_SECONDS = 180.0
 
-# Ours: `haven worker` as deployed, logging at WARNING like every peer here.
+# Ours: `haven worker` with 128 handler threads claiming up to 128 items per round trip (every
+# claimed item has a thread waiting for it: no local queue), logging at WARNING like every peer
+# here. BENCH_OUR_FLAGS overrides them.
 OUR_WORKER_FLAGS = tuple(os.environ.get("BENCH_OUR_FLAGS", "--concurrency 128 --batch 128 --poll-interval 1").split())
 # procrastinate 3.10: its worker's concurrency (async tasks per process).
 PROCRASTINATE_VERSION = "3.10.0"
