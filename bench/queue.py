@@ -390,6 +390,7 @@ def fill_for_claims(url: str, user_id: str, pending: int) -> str:
                      " select %s, 'noop', '{}', now() - make_interval(secs => g) from generate_series(1, %s) as g",
                      [user_id, pending])
         conn.execute("vacuum analyze public.retry_queue")
+        conn.execute("checkpoint")  # the load's dirty pages written now, not evicted by the claims timed
         plan = conn.execute(
             "explain (format json) select q.id from public.retry_queue as q where q.status = 'pending'"
             " and q.next_retry_at <= now() and q.attempts < q.max_attempts order by q.next_retry_at"

@@ -314,7 +314,7 @@ begin
   -- on the item; its retry_attempts row is written when it ends.
   return query
   with due as (
-    select q.id
+    select q.ctid
     from public.retry_queue as q
     where
       q.status = 'pending'
@@ -335,9 +335,11 @@ begin
       heartbeat_at = pg_catalog.now(),
       attempts = q.attempts + 1,
       updated_at = pg_catalog.now()
-    -- The claimed ids as an array: the planner reads them through the primary key whatever the
-    -- table's size (joined to the CTE, it hashed a scan of the whole table).
-    where q.id = any(array(select due.id from due))
+    -- The locked rows by their place in the table (a TID scan): no index lookup, whatever the
+    -- table's size (joined to the CTE by id, the planner hashed a scan of the whole table). A row
+    -- locked above cannot move before this update; one a concurrent transaction changed after
+    -- this statement's snapshot is not seen here and stays pending, unclaimed.
+    where q.ctid = any(array(select due.ctid from due))
     returning q.*
   )
 
