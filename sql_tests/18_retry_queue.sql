@@ -25,7 +25,7 @@ select is(
   pg_catalog.pg_get_indexdef('public.retry_queue_processing_idx'::regclass),
   'CREATE INDEX retry_queue_processing_idx ON public.retry_queue USING btree (worker_id) '
   || 'WHERE (status = ''processing''::text)',
-  'only in-flight items are in the worker index (heartbeat_at in none: a heartbeat is a HOT update)'
+  'only in-flight items are in the worker index (heartbeat_at in none: a heartbeat can be a HOT update)'
 );
 select is(
   pg_catalog.pg_get_indexdef('public.retry_queue_operation_idx'::regclass),

@@ -88,7 +88,7 @@ where reference_id is not null;
 
 -- The plan's worker index, for in-flight items only: a worker's heartbeat and completion find
 -- its items here, and rescue reads all of it (few rows are ever processing) for old heartbeats.
--- heartbeat_at is in no index, so a heartbeat is a HOT update.
+-- heartbeat_at is in no index, so a heartbeat can be a HOT update (no index entries).
 create index retry_queue_processing_idx
 on public.retry_queue (worker_id)
 where status = 'processing';
