@@ -39,10 +39,15 @@ prove: deps system-deps-test
 pytest: deps system-deps-test
 	$(BIN)/pytest
 
-bench: deps system-deps-bench
+bench: deps system-deps-bench $(VENV)/.bench-installed
 	@# -P: bench/ stays off sys.path, where bench/queue.py would shadow the standard library.
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python -P $$script || exit 1; done
 
+# The bench's peers (bench/queue.py): the `bench` optional dependencies, never part of `make deps`.
+$(VENV)/.bench-installed: $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
 clean:
 	-$(BIN)/haven db down 2>/dev/null
-	rm -rf $(VENV) .haven .pytest_cache
+	rm -rf $(VENV) .haven .pytest_cache .bench

@@ -3,7 +3,7 @@
 -- (SKIP LOCKED between two sessions needs two connections: tests/test_queue_sql.py.)
 begin;
 set local client_min_messages = warning;
-select plan(69);
+select plan(73);
 
 select has_table('public', 'retry_queue', 'public.retry_queue exists');
 select has_table('public', 'retry_attempts', 'public.retry_attempts exists');
@@ -18,6 +18,35 @@ select policies_are(
   'users read their rows, and update them only as retry_now does (the guard)'
 );
 select policies_are('public', 'retry_attempts', array['retry_attempts_select_own'], 'users may only read');
+select col_is_pk(
+  'public', 'retry_attempts', array['item_id', 'attempt'], 'one outcome per attempt, whoever records it'
+);
+select is(
+  pg_catalog.pg_get_indexdef('public.retry_queue_processing_idx'::regclass),
+  'CREATE INDEX retry_queue_processing_idx ON public.retry_queue USING btree (worker_id) '
+  || 'WHERE (status = ''processing''::text)',
+  'only in-flight items are in the worker index (heartbeat_at in none: a heartbeat can be a HOT update)'
+);
+select is(
+  pg_catalog.pg_get_indexdef('public.retry_queue_operation_idx'::regclass),
+  'CREATE INDEX retry_queue_operation_idx ON public.retry_queue USING btree (user_id, operation_type, status) '
+  || 'WHERE (status <> ''resolved''::text)',
+  'a completion writes no entry in the operation index'
+);
+select is(
+  (
+    select array_agg(pg_catalog.pg_get_triggerdef(t.oid) order by t.tgname)
+    from pg_catalog.pg_trigger as t
+    where t.tgrelid = 'public.retry_queue'::regclass and not t.tgisinternal
+  ),
+  array[
+    'CREATE TRIGGER retry_queue_guard_user_retry BEFORE UPDATE ON public.retry_queue FOR EACH ROW '
+    || 'WHEN ((CURRENT_USER = ''authenticated''::name)) EXECUTE FUNCTION guard_user_retry()',
+    'CREATE TRIGGER retry_queue_set_updated_at BEFORE UPDATE ON public.retry_queue FOR EACH ROW '
+    || 'WHEN ((NOT (new.updated_at IS DISTINCT FROM old.updated_at))) EXECUTE FUNCTION update_updated_at_column()'
+  ],
+  'the service''s own transitions call no trigger function: users'' updates are guarded, updated_at always moves'
+);
 
 select tests.create_user('alice@example.com') as alice \gset
 select tests.create_user('bob@example.com') as bob \gset
@@ -78,10 +107,9 @@ select results_eq(
   $$values ('processing'::text, 1, 'w1'::text, true, true)$$,
   'a claimed item is processing, counted, owned by the worker and alive'
 );
-select results_eq(
-  format($$select attempt, worker_id, outcome, finished_at from public.retry_attempts where item_id = %L$$, :'a1'),
-  $$values (1, 'w1'::text, 'running'::text, null::timestamptz)$$,
-  'a claim opens the attempt row'
+select is_empty(
+  format($$select from public.retry_attempts where item_id = %L$$, :'a1'),
+  'a claim writes no attempt row: the attempt in progress is the item''s claim'
 );
 select is(
   array(select id from public.claim_retry_items('w2', 10)),
@@ -107,8 +135,14 @@ select results_eq(
   $$values ('resolved'::text, true, null::timestamptz)$$,
   'a completed item is resolved with its time'
 );
-select is(
-  (select outcome from public.retry_attempts where item_id = :'a3'), 'succeeded', 'its attempt succeeded'
+select results_eq(
+  format(
+    $$select a.attempt, a.worker_id, a.outcome, a.started_at = q.claimed_at, a.finished_at = now(), a.error
+      from public.retry_attempts as a inner join public.retry_queue as q on a.item_id = q.id
+      where a.item_id = %L$$, :'a3'
+  ),
+  $$values (1, 'w2'::text, 'succeeded'::text, true, true, null::text)$$,
+  'the completion records the succeeded attempt: who, from the claim until now'
 );
 select is(public.complete_retry_item(:'a3', 'w2'), false, 'a second completion changes nothing');
 select is(
@@ -220,8 +254,10 @@ select results_eq(
   $$values ('pending'::text, null::text, 'worker lost: w4 stopped heart-beating mid-attempt'::text)$$,
   'a rescued item with attempts left is pending again, the loss recorded'
 );
-select is(
-  (select outcome from public.retry_attempts where item_id = :'slow'), 'lost', 'the lost attempt counts'
+select results_eq(
+  format($$select attempt, worker_id, outcome, error from public.retry_attempts where item_id = %L$$, :'slow'),
+  $$values (1, 'w4'::text, 'lost'::text, 'worker lost: w4 stopped heart-beating mid-attempt'::text)$$,
+  'the rescue writes the lost attempt the dead worker never wrote'
 );
 select is(
   (select status from public.retry_queue where id = :'doomed'), 'failed', 'a rescued item at max fails'

@@ -105,3 +105,18 @@ def test_retry_of_an_unknown_or_malformed_id_is_not_found(client, user, item_id)
     response = client.post(f"/api/errors/{item_id}/retry", headers=user.headers)
     assert response.status_code == 404
     assert response.json["error"] == "not_found"
+
+
+def test_attempts_list_the_finished_ones_then_the_one_in_progress(client, user, database_url):  # type: ignore[no-untyped-def]
+    [item] = enqueue(database_url, user.id, "noop", max_attempts=3)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("set role service_role")
+        conn.execute("select public.claim_retry_items('w1', 1)")
+        conn.execute("select public.fail_retry_item(%s, 'w1', 'HTTP 503')", [item])
+        conn.execute("update public.retry_queue set next_retry_at = now() where id = %s", [item])
+        conn.execute("select public.claim_retry_items('w2', 1)")
+    response = client.get(f"/api/errors/{item}/attempts", headers=user.headers)
+    assert response.status_code == 200, response.json
+    attempts = [(a["attempt"], a["outcome"], a["error"], a["finished_at"] is None) for a in response.json["attempts"]]
+    # The running attempt is no row of retry_attempts (its claim is on the item) but is listed.
+    assert attempts == [(1, "failed", "HTTP 503", False), (2, "running", None, True)]

@@ -183,7 +183,7 @@ def test_a_429_half_way_is_recorded_incomplete_removes_nothing_and_waits_for_the
     worker = Worker(world.settings, registry, context.providers, database_url, worker_id="w-429")
     worker._connect()
     try:
-        worker._fail(Outcome(job, raised.value))
+        worker._record_and_claim([Outcome(job, raised.value)], 0, None)
     finally:
         worker._disconnect()
     item = rows(database_url, "select status, next_retry_at - now() as wait, last_error from public.retry_queue"

@@ -128,3 +128,50 @@ def test_a_running_worker_says_it_is_alive_and_a_stopped_one_says_it_has_gone(da
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=60) == 0
     assert sql(database_url, "select count(*) from public.queue_workers") == [(0,)]
+
+
+def test_sigkill_mid_batch_completes_every_item_exactly_once_with_a_complete_history(  # type: ignore[no-untyped-def]
+        database_url, user, workers, tmp_path, gate):
+    fast = {"HAVEN_WORKER_HEARTBEAT_SECONDS": "0.2", "HAVEN_QUEUE_RESCUE_TIMEOUT_SECONDS": "1",
+            "HAVEN_QUEUE_RESCUE_EVERY_SECONDS": "0.5", "HAVEN_QUEUE_BACKOFF_BASE_SECONDS": "0.1",
+            "HAVEN_QUEUE_BACKOFF_CAP_SECONDS": "0.2"}
+    held = enqueue(database_url, user.id, "test.block", f'{{"lock": {GATE}}}', count=4)
+    doomed = start_worker(database_url, tmp_path / "worker-doomed.log", "--concurrency", "16", "--batch", "16",
+                          "--poll-interval", "0.2", **fast)
+    workers.append(doomed)
+    wait_until(lambda: blocked_handlers(database_url) == 4, what="the worker to hold four items")
+    [(doomed_id,)] = sql(database_url, "select distinct worker_id from public.retry_queue where status = 'processing'")
+    enqueue(database_url, user.id, "noop", count=ITEMS)
+    # Killed while it drains the batches of quick items, four items still in hand.
+    wait_until(lambda: resolved_count(database_url) >= ITEMS // 10, what="the worker to be draining")
+    doomed.kill()
+    doomed.wait(timeout=30)
+    assert sql(database_url, "select count(*) from public.retry_queue where status = 'processing'")[0][0] >= 4
+
+    gate.execute("select pg_advisory_unlock(%s)", [GATE])
+    rescuer = start_worker(database_url, tmp_path / "worker-rescuer.log", "--concurrency", "16", "--batch", "16",
+                           "--poll-interval", "0.2", **fast)
+    workers.append(rescuer)
+    wait_until(lambda: resolved_count(database_url) == ITEMS + 4, timeout=120, what="every item to be resolved")
+
+    # Exactly once: each item has one succeeded attempt, after one lost attempt per time its
+    # worker died holding it; every attempt it counted is in the history, once.
+    history = sql(database_url, "select q.id::text, q.attempts, array_agg(a.attempt order by a.attempt),"
+                                  " array_agg(a.outcome order by a.attempt),"
+                                  " array_agg(a.worker_id order by a.attempt)"
+                                  " from public.retry_queue as q left join public.retry_attempts as a on a.item_id = q.id"
+                                  " group by q.id, q.attempts")
+    assert len(history) == ITEMS + 4
+    for _item, attempts, numbers, outcomes, by in history:
+        assert numbers == list(range(1, attempts + 1))
+        assert outcomes == ["lost"] * (attempts - 1) + ["succeeded"]
+        lost_by, succeeded_by = by[:-1], by[-1]
+        assert all(worker == doomed_id for worker in lost_by)  # written by the rescue, naming the dead
+        assert not lost_by or succeeded_by != doomed_id
+    held_history = {row[0]: row[3] for row in history if row[0] in held}
+    assert held_history == {item: ["lost", "succeeded"] for item in held}
+    assert sql(database_url, "select count(*) from public.retry_attempts where outcome = 'lost'"
+                               " and (worker_id <> %s or error not like 'worker lost: %%')", [doomed_id]) == [(0,)]
+
+    rescuer.send_signal(signal.SIGTERM)
+    assert rescuer.wait(timeout=30) == 0, logs(tmp_path)

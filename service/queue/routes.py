@@ -129,6 +129,10 @@ def item_attempts(caller: Caller, item_id: UUID) -> ItemAttempts:
         row = conn.execute(f"select {ITEM_COLUMNS} from public.retry_queue where id = %s", [item_id]).fetchone()
         if row is None:
             raise NotFound(f"no queue item {item_id}", code="item_not_found")
-        attempts = conn.execute("select attempt, started_at, finished_at, outcome, error from public.retry_attempts"
-                                " where item_id = %s order by attempt", [item_id]).fetchall()
+        # Finished attempts are rows of retry_attempts; the one in progress is the item's claim.
+        attempts = conn.execute(
+            "select attempt, started_at, finished_at, outcome, error from public.retry_attempts where item_id = %(id)s"
+            " union all select attempts, claimed_at, null, 'running', null from public.retry_queue"
+            " where id = %(id)s and status = 'processing'"
+            " order by attempt", {"id": item_id}).fetchall()
     return ItemAttempts(item=RetryItem.model_validate(row), attempts=[Attempt.model_validate(a) for a in attempts])

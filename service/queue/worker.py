@@ -2,8 +2,10 @@
 
 One main thread talks to the database over its own connection (claims, batch completions,
 failures, heartbeats, periodic job claims) and waits on a LISTEN connection, a wake-up socket
-that handler threads poke when they finish, and a poll timer. Handlers run in a thread pool;
-each claimed item has a thread waiting for it, so no item sits claimed behind a slow one.
+that handler threads poke when enough of them have finished, and a poll timer. Handlers run in a
+thread pool; each claimed item has a thread waiting for it, so no item sits claimed behind a slow
+one. What finished since the last round trip is recorded, and the freed threads' next items
+claimed, in one round trip (a pipeline of complete, fail and claim statements).
 
 On stop (SIGTERM/SIGINT) the worker claims nothing more, finishes the items it is running and
 records their outcome, then exits; a second signal exits at once, and the items it held are
@@ -21,6 +23,7 @@ import selectors
 import socket
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +42,10 @@ log = logging.getLogger(__name__)
 CHANNEL = "retry_queue"
 MAX_ERROR_CHARS = 2000
 RECONNECT_DELAY_SECONDS = 2.0
+# While items run, finished ones are recorded (and their threads given new items) at the latest
+# this long after they finish; sooner once half the threads are free. A wake-up per finished item
+# would cost a round trip per item.
+FLUSH_SECONDS = 0.005
 # A query string can carry a token (OAuth codes, API keys): errors keep URLs without it.
 _URL_QUERY = re.compile(r"(https?://[^\s?#]+)\?[^\s'\"]*")
 
@@ -97,6 +104,45 @@ class Outcome:
     error: Exception | None
 
 
+class HandlerThreads:
+    """`size` threads that each take one item at a time from a shared queue and run it. An item
+    costs a put and a get (no future, no executor bookkeeping); a thread that finishes finds the
+    next waiting item without sleeping."""
+
+    def __init__(self, size: int, run: Callable[[Job], None]) -> None:
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        # Daemons: a worker told twice to stop exits at once, whatever its handlers are doing.
+        self._threads = [threading.Thread(target=self._serve, args=(run,), name=f"haven-job-{n}", daemon=True)
+                         for n in range(size)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, job: Job) -> None:
+        self._jobs.put(job)
+
+    def take_unstarted(self) -> list[Job]:
+        """Items no thread has taken yet, taken back."""
+        unstarted = []
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return unstarted
+            if job is not None:
+                unstarted.append(job)
+
+    def shutdown(self) -> None:
+        """Lets each thread finish its item, then ends it."""
+        for _ in self._threads:
+            self._jobs.put(None)
+        for thread in self._threads:
+            thread.join()
+
+    def _serve(self, run: Callable[[Job], None]) -> None:
+        while (job := self._jobs.get()) is not None:
+            run(job)
+
+
 class Worker:
     def __init__(self, settings: Settings, registry: Registry, providers: Catalog, database_url: str,
                  options: WorkerOptions | None = None, worker_id: str | None = None) -> None:
@@ -111,7 +157,9 @@ class Worker:
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_reader.setblocking(False)
         self._wake_writer.setblocking(False)
-        self._inflight: dict[str, Future[None]] = {}
+        self._inflight: dict[str, Job] = {}  # claimed, outcome not yet recorded
+        # Handler threads wake the main thread once this many outcomes wait (set before it sleeps).
+        self._wake_at = 1
         self._periodic_runs: dict[str, Future[None]] = {}
         self._periodic_next_check: dict[str, float] = {}
         self._conn: psycopg.Connection[dict[str, Any]] | None = None
@@ -140,7 +188,7 @@ class Worker:
     def run(self) -> None:
         db = Database(self.url, min_size=0, max_size=self.options.concurrency + 1, check_connections=True)
         context = WorkerContext(self.settings, db, self.providers)
-        handlers = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="haven-job")
+        handlers = HandlerThreads(self.options.concurrency, self._execute)
         periodic = ThreadPoolExecutor(1, thread_name_prefix="haven-periodic")
         log.info("worker %s: %d thread(s), batch %d, handlers: %s", self.worker_id, self.options.concurrency,
                  self.options.batch, ", ".join(sorted(self.registry.handlers)) or "none")
@@ -156,7 +204,7 @@ class Worker:
             self._drain(handlers)
             self._say_stopped()
         finally:
-            handlers.shutdown(wait=True, cancel_futures=True)
+            handlers.shutdown()
             periodic.shutdown(wait=True, cancel_futures=True)
             self._disconnect()
             db.close()
@@ -164,13 +212,15 @@ class Worker:
             self._wake_writer.close()
             log.info("worker %s stopped after %d item(s)", self.worker_id, self.processed)
 
-    def _loop(self, handlers: ThreadPoolExecutor, periodic: ThreadPoolExecutor, context: WorkerContext) -> None:
+    def _loop(self, handlers: HandlerThreads, periodic: ThreadPoolExecutor, context: WorkerContext) -> None:
         self._heartbeat()
         next_heartbeat = time.monotonic() + self.options.heartbeat_seconds
         next_poll = 0.0  # claim at once on start
         maybe_due = True
+        # Claim for at least this many free threads while others run (or at the flush deadline):
+        # one round trip for many items rather than one per finished item.
+        enough = max(1, min(self.options.batch, self.options.concurrency) // 2)
         while not self.stopping:
-            self._record_outcomes()
             now = time.monotonic()
             if now >= next_heartbeat:
                 self._heartbeat()
@@ -179,21 +229,32 @@ class Worker:
             if now >= next_poll:
                 maybe_due = True
                 next_poll = now + self.options.poll_seconds
-            free = self.options.concurrency - len(self._inflight)
-            if maybe_due and free > 0:
-                wanted = min(self.options.batch, free)
-                jobs = self._claim(wanted, context)
+            outcomes = self._take_outcomes()
+            running = len(self._inflight) - len(outcomes)
+            free = self.options.concurrency - running
+            wanted = min(self.options.batch, free) if maybe_due and free > 0 else 0
+            if outcomes or wanted:
+                jobs = self._record_and_claim(outcomes, wanted, context)
                 for job in jobs:
-                    self._inflight[job.id] = handlers.submit(self._execute, job)
-                maybe_due = len(jobs) == wanted  # a full batch: there may be more
-                if maybe_due and len(jobs) < free:
-                    continue
-            if self._wait(min(next_heartbeat, next_poll, next_periodic) - time.monotonic()):
+                    self._inflight[job.id] = job
+                    handlers.submit(job)
+                if wanted:
+                    maybe_due = len(jobs) == wanted  # a full batch: there may be more
+                    if maybe_due and len(jobs) < free:
+                        continue
+            running = len(self._inflight)
+            self._wake_at = max(1, min(enough, running))
+            deadline = min(next_heartbeat, next_poll, next_periodic)
+            if running:
+                deadline = min(deadline, time.monotonic() + FLUSH_SECONDS)
+            if self._outcomes.qsize() >= self._wake_at:
+                continue  # enough finished while we were busy: no need to sleep
+            if self._wait(deadline - time.monotonic()):
                 maybe_due = True
 
-    def _drain(self, handlers: ThreadPoolExecutor) -> None:
+    def _drain(self, handlers: HandlerThreads) -> None:
         """On stop: give back what has not started, finish and record what has."""
-        unstarted = [item_id for item_id, future in self._inflight.items() if future.cancel()]
+        unstarted = [job.id for job in handlers.take_unstarted()]
         if self._conn is None or self._conn.closed:
             return  # no database: what we hold is rescued after the timeout
         try:
@@ -205,8 +266,10 @@ class Worker:
                 log.info("released %d unstarted item(s)", len(released))
             next_heartbeat = time.monotonic() + self.options.heartbeat_seconds
             while self._inflight:
-                self._wait(next_heartbeat - time.monotonic())
-                self._record_outcomes()
+                self._wake_at = 1
+                if not self._outcomes.qsize():
+                    self._wait(next_heartbeat - time.monotonic())
+                self._record_and_claim(self._take_outcomes(), 0, None)
                 if time.monotonic() >= next_heartbeat:
                     self._heartbeat()
                     next_heartbeat = time.monotonic() + self.options.heartbeat_seconds
@@ -242,15 +305,6 @@ class Worker:
         assert self._conn is not None
         return self._conn.execute(sql, params).fetchall()
 
-    def _claim(self, limit: int, context: WorkerContext) -> list[Job]:
-        rows = self._call(
-            "select id::text, user_id::text, operation_type, payload, attempts, max_attempts"
-            " from public.claim_retry_items(%s, %s)",
-            [self.worker_id, limit],
-        )
-        return [Job(row["id"], row["user_id"], row["operation_type"], row["payload"], row["attempts"],
-                    row["max_attempts"], context) for row in rows]
-
     def _say_stopped(self) -> None:
         if self._conn is None or self._conn.closed:
             return  # its row ages out instead
@@ -265,49 +319,56 @@ class Worker:
         if self._inflight:
             self._call("select public.heartbeat_retry_items(%s)", [self.worker_id])
 
-    def _record_outcomes(self) -> None:
+    def _take_outcomes(self) -> list[Outcome]:
         outcomes: list[Outcome] = []
         while True:
             try:
                 outcomes.append(self._outcomes.get_nowait())
             except queue.Empty:
-                break
-        if not outcomes:
-            return
+                return outcomes
+
+    def _record_and_claim(self, outcomes: list[Outcome], wanted: int, context: WorkerContext | None) -> list[Job]:
+        """One round trip: complete the successes, fail the failures, claim `wanted` more items."""
+        assert self._conn is not None
+        succeeded = [o.job.id for o in outcomes if o.error is None]
+        failed = [o for o in outcomes if o.error is not None]
         try:
-            succeeded = [o.job.id for o in outcomes if o.error is None]
-            if succeeded:
-                completed = {row["id"] for row in self._call(
+            with self._conn.pipeline():
+                completing = self._conn.execute(
                     "select id::text from public.complete_retry_items(%s, %s::uuid[]) as id",
-                    [self.worker_id, succeeded])}
-                for item_id in set(succeeded) - completed:
-                    log.warning("item %s finished after it was taken from this worker; outcome dropped", item_id)
-            for outcome in outcomes:
-                if outcome.error is not None:
-                    self._fail(outcome)
+                    [self.worker_id, succeeded]) if succeeded else None
+                failing = [self._conn.execute(
+                    "select public.fail_retry_item(%s, %s, %s, %s, make_interval(secs => %s),"
+                    " make_interval(secs => %s)) as status",
+                    [o.job.id, self.worker_id, error_text(o.error), retryable(o.error),
+                     *backoff_bounds(o.error, o.job.attempt, self.settings)])
+                    for o in failed if o.error is not None]
+                claiming = self._conn.execute(
+                    "select id::text, user_id::text, operation_type, payload, attempts, max_attempts"
+                    " from public.claim_retry_items(%s, %s)", [self.worker_id, wanted]) if wanted else None
+            completed = {row["id"] for row in completing.fetchall()} if completing is not None else set()
+            statuses = [cursor.fetchone() for cursor in failing]
+            claimed = claiming.fetchall() if claiming is not None else []
         except psycopg.OperationalError:
             # Not recorded: keep them for after the reconnect (a repeated call changes nothing).
             for outcome in outcomes:
                 self._outcomes.put(outcome)
             raise
+        for item_id in set(succeeded) - completed:
+            log.warning("item %s finished after it was taken from this worker; outcome dropped", item_id)
+        for outcome, row in zip(failed, statuses):
+            status = row["status"] if row else None
+            if status is None:
+                log.warning("item %s failed after it was taken from this worker; outcome dropped", outcome.job.id)
+            else:
+                log.info("item %s (%s) attempt %d/%d failed, now %s: %s", outcome.job.id, outcome.job.operation_type,
+                         outcome.job.attempt, outcome.job.max_attempts, status, error_text(outcome.error))
         for outcome in outcomes:
             self._inflight.pop(outcome.job.id, None)
         self.processed += len(outcomes)
-
-    def _fail(self, outcome: Outcome) -> None:
-        assert outcome.error is not None
-        base, cap = backoff_bounds(outcome.error, outcome.job.attempt, self.settings)
-        rows = self._call(
-            "select public.fail_retry_item(%s, %s, %s, %s, make_interval(secs => %s),"
-            " make_interval(secs => %s)) as status",
-            [outcome.job.id, self.worker_id, error_text(outcome.error), retryable(outcome.error), base, cap],
-        )
-        status = rows[0]["status"]
-        if status is None:
-            log.warning("item %s failed after it was taken from this worker; outcome dropped", outcome.job.id)
-        else:
-            log.info("item %s (%s) attempt %d/%d failed, now %s: %s", outcome.job.id, outcome.job.operation_type,
-                     outcome.job.attempt, outcome.job.max_attempts, status, error_text(outcome.error))
+        assert context is not None or not claimed
+        return [Job(row["id"], row["user_id"], row["operation_type"], row["payload"], row["attempts"],
+                    row["max_attempts"], context) for row in claimed]  # type: ignore[arg-type]
 
     # -- periodic jobs -------------------------------------------------------------------------
 
@@ -347,7 +408,8 @@ class Worker:
         except Exception as exc:  # every failure is recorded on the item, never lost
             error = exc
         self._outcomes.put(Outcome(job, error))
-        self._wake()
+        if self._outcomes.qsize() >= self._wake_at:
+            self._wake()
 
     # -- waiting -------------------------------------------------------------------------------
 

@@ -13,6 +13,12 @@
 --
 -- The worker functions are service only (SECURITY INVOKER: service_role holds the table grants);
 -- a late answer from a worker that no longer owns a row changes nothing and says so.
+--
+-- What a drained item costs (bench/queue.py, docs/queue.md): three rows written — the claim
+-- updates the item (the attempt in progress lives on it: worker_id, claimed_at, heartbeat_at),
+-- and the completion updates it again and inserts the finished attempt in the same statement —
+-- and seven index entries. An attempt whose worker died is written by the rescue, so the history
+-- stays complete. No trigger function runs for the service's own transitions.
 
 create table public.retry_queue (
   id uuid primary key default gen_random_uuid(),
@@ -69,26 +75,31 @@ where status = 'pending';
 create index retry_queue_user_id_status_created_at_idx
 on public.retry_queue (user_id, status, created_at desc);
 
--- The plan's worker, operation and reference indexes.
-create index retry_queue_worker_idx
-on public.retry_queue (worker_id, status)
-where worker_id is not null;
-
+-- The plan's operation index, without resolved items: they are most rows and no query looks
+-- an operation's resolved items up (the operators' overview groups the whole table), and a
+-- completion then writes no entry here.
 create index retry_queue_operation_idx
-on public.retry_queue (user_id, operation_type, status);
+on public.retry_queue (user_id, operation_type, status)
+where status <> 'resolved';
 
 create index retry_queue_reference_idx
 on public.retry_queue (reference_id, reference_table)
 where reference_id is not null;
 
--- Rescue looks for in-flight rows with an old heartbeat; few rows are ever processing.
-create index retry_queue_processing_heartbeat_idx
-on public.retry_queue (heartbeat_at)
+-- The plan's worker index, for in-flight items only: a worker's heartbeat and completion find
+-- its items here, and rescue reads all of it (few rows are ever processing) for old heartbeats.
+-- heartbeat_at is in no index, so a heartbeat can be a HOT update (no index entries).
+create index retry_queue_processing_idx
+on public.retry_queue (worker_id)
 where status = 'processing';
 
+-- The queue's functions set updated_at themselves (no trigger function per drained row); any
+-- other update that leaves it unchanged gets it from the trigger.
 create trigger retry_queue_set_updated_at
 before update on public.retry_queue
-for each row execute function public.update_updated_at_column();
+for each row
+when (new.updated_at is not distinct from old.updated_at)
+execute function public.update_updated_at_column();
 
 alter table public.retry_queue enable row level security;
 
@@ -147,29 +158,33 @@ comment on function public.guard_user_retry() is
 
 revoke all on function public.guard_user_retry() from public, anon, authenticated, service_role;
 
+-- Only a signed-in user's update is checked: the service's own transitions call no function.
 create trigger retry_queue_guard_user_retry
 before update on public.retry_queue
-for each row execute function public.guard_user_retry();
+for each row
+when (current_user = 'authenticated')
+execute function public.guard_user_retry();
 
+-- One row per finished attempt, written by the statement that ends it (complete, fail, rescue);
+-- the attempt in progress is the item's own claim (worker_id, claimed_at, attempts).
 create table public.retry_attempts (
-  id bigint generated always as identity primary key,
   item_id uuid not null references public.retry_queue (id) on delete cascade,
   attempt integer not null
   constraint retry_attempts_attempt_positive check (attempt >= 1),
   worker_id text not null,
-  started_at timestamptz not null default now(),
-  finished_at timestamptz,
-  outcome text not null default 'running'
-  constraint retry_attempts_outcome_valid check (outcome in ('running', 'succeeded', 'failed', 'lost')),
+  started_at timestamptz not null,
+  finished_at timestamptz not null,
+  outcome text not null
+  constraint retry_attempts_outcome_valid check (outcome in ('succeeded', 'failed', 'lost')),
   error text,
-  constraint retry_attempts_finished_unless_running check ((outcome = 'running') = (finished_at is null)),
-  -- Leads with item_id, so it serves the foreign key too.
-  constraint retry_attempts_item_attempt_key unique (item_id, attempt)
+  -- One outcome per attempt, whoever records it. Leads with item_id: it serves the foreign key.
+  constraint retry_attempts_pkey primary key (item_id, attempt)
 );
 
 comment on table public.retry_attempts is
-'One row per attempt at a retry_queue item: who ran it, when, how it ended and why it failed. '
-'Users read the attempts of their own items.';
+'One row per finished attempt at a retry_queue item: who ran it, when, how it ended (succeeded, '
+'failed, lost with its worker) and why it failed. The attempt in progress is on the item '
+'(worker_id, claimed_at). Users read the attempts of their own items.';
 
 alter table public.retry_attempts enable row level security;
 
@@ -185,9 +200,6 @@ using (
 revoke all on table public.retry_attempts from anon, authenticated, service_role;
 grant select on table public.retry_attempts to authenticated;
 grant select, insert, update, delete on table public.retry_attempts to service_role;
-
--- Identity columns need no sequence grant to insert; take back Supabase's default grants on it.
-revoke all on sequence public.retry_attempts_id_seq from anon, authenticated, service_role;
 
 create function public.retry_backoff(
   p_attempts integer,
@@ -298,10 +310,11 @@ begin
   end if;
 
   -- One statement: pick the oldest due rows nobody else holds (SKIP LOCKED, so concurrent
-  -- workers take disjoint batches without waiting), mark them ours, open their attempt rows.
+  -- workers take disjoint batches without waiting) and mark them ours. The attempt is recorded
+  -- on the item; its retry_attempts row is written when it ends.
   return query
   with due as (
-    select q.id
+    select q.ctid
     from public.retry_queue as q
     where
       q.status = 'pending'
@@ -309,7 +322,8 @@ begin
       and q.attempts < q.max_attempts
     order by q.next_retry_at
     limit p_limit
-    for update skip locked
+    -- The lock the UPDATE below takes anyway; FOR UPDATE would also block foreign-key checks.
+    for no key update skip locked
   ),
 
   claimed as (
@@ -319,15 +333,14 @@ begin
       worker_id = p_worker_id,
       claimed_at = pg_catalog.now(),
       heartbeat_at = pg_catalog.now(),
-      attempts = q.attempts + 1
-    from due
-    where q.id = due.id
+      attempts = q.attempts + 1,
+      updated_at = pg_catalog.now()
+    -- The locked rows by their place in the table (a TID scan): no index lookup, whatever the
+    -- table's size (joined to the CTE by id, the planner hashed a scan of the whole table). A row
+    -- locked above cannot move before this update; one a concurrent transaction changed after
+    -- this statement's snapshot is not seen here and stays pending, unclaimed.
+    where q.ctid = any(array(select due.ctid from due))
     returning q.*
-  ),
-
-  opened as (
-    insert into public.retry_attempts (item_id, attempt, worker_id)
-    select c.id, c.attempts, p_worker_id from claimed as c
   )
 
   select c.* from claimed as c
@@ -337,8 +350,8 @@ $$;
 
 comment on function public.claim_retry_items(text, integer) is
 'Claims up to p_limit due pending items (oldest due first, attempts below max_attempts) for a '
-'worker: status processing, attempts + 1, an open retry_attempts row. Concurrent claims never '
-'share a row (FOR UPDATE SKIP LOCKED). Service only.';
+'worker: status processing, attempts + 1, the claim (worker, time, heartbeat) on the item. '
+'Concurrent claims never share a row (FOR UPDATE SKIP LOCKED). Service only.';
 
 revoke all on function public.claim_retry_items(text, integer) from public, anon, authenticated;
 grant execute on function public.claim_retry_items(text, integer) to service_role;
@@ -354,16 +367,17 @@ begin
   return query
   with done as (
     update public.retry_queue as q
-    set status = 'resolved', resolved_at = pg_catalog.now(), heartbeat_at = null
+    set
+      status = 'resolved', resolved_at = pg_catalog.now(), heartbeat_at = null,
+      updated_at = pg_catalog.now()
     where q.id = any(p_ids) and q.worker_id = p_worker_id and q.status = 'processing'
-    returning q.id, q.attempts
+    returning q.id, q.attempts, q.claimed_at
   ),
 
-  closed as (
-    update public.retry_attempts as a
-    set outcome = 'succeeded', finished_at = pg_catalog.now()
+  recorded as (
+    insert into public.retry_attempts (item_id, attempt, worker_id, started_at, finished_at, outcome)
+    select done.id, done.attempts, p_worker_id, done.claimed_at, pg_catalog.now(), 'succeeded'
     from done
-    where a.item_id = done.id and a.attempt = done.attempts
   )
 
   select done.id from done;
@@ -378,7 +392,8 @@ end
 $$;
 
 comment on function public.complete_retry_items(text, uuid[]) is
-'Marks the worker''s processing items resolved and closes their attempts, in one round trip. '
+'Marks the worker''s processing items resolved and records their succeeded attempts, in one '
+'statement. '
 'Returns the ids it completed; an id missing from the result was not this worker''s any more '
 '(rescued, released or already done) and was left unchanged (a NOTICE says how many). Service only.';
 
@@ -429,20 +444,19 @@ begin
   -- Validated even when the item fails for good, so a bad argument never goes unnoticed.
   delay := public.retry_backoff(item.attempts, p_backoff_base, p_backoff_cap);
 
-  update public.retry_attempts as a
-  set outcome = 'failed', finished_at = pg_catalog.now(), error = error_text
-  where a.item_id = item.id and a.attempt = item.attempts;
+  insert into public.retry_attempts (item_id, attempt, worker_id, started_at, finished_at, outcome, error)
+  values (item.id, item.attempts, p_worker_id, item.claimed_at, pg_catalog.now(), 'failed', error_text);
 
   if coalesce(p_retryable, true) and item.attempts < item.max_attempts then
     update public.retry_queue as q
     set
       status = 'pending', last_error = error_text, next_retry_at = pg_catalog.now() + delay,
-      worker_id = null, claimed_at = null, heartbeat_at = null
+      worker_id = null, claimed_at = null, heartbeat_at = null, updated_at = pg_catalog.now()
     where q.id = item.id;
     return 'pending';
   end if;
   update public.retry_queue as q
-  set status = 'failed', last_error = error_text, heartbeat_at = null
+  set status = 'failed', last_error = error_text, heartbeat_at = null, updated_at = pg_catalog.now()
   where q.id = item.id;
   return 'failed';
 end
@@ -465,7 +479,7 @@ set search_path = ''
 as $$
   with alive as (
     update public.retry_queue as q
-    set heartbeat_at = pg_catalog.now()
+    set heartbeat_at = pg_catalog.now(), updated_at = pg_catalog.now()
     where q.worker_id = p_worker_id and q.status = 'processing'
     returning 1
   )
@@ -489,15 +503,9 @@ as $$
     update public.retry_queue as q
     set
       status = 'pending', attempts = q.attempts - 1, next_retry_at = pg_catalog.now(),
-      worker_id = null, claimed_at = null, heartbeat_at = null
+      worker_id = null, claimed_at = null, heartbeat_at = null, updated_at = pg_catalog.now()
     where q.id = any(p_ids) and q.worker_id = p_worker_id and q.status = 'processing'
-    returning q.id, q.attempts + 1 as attempt
-  ),
-
-  unopened as (
-    delete from public.retry_attempts as a
-    using released
-    where a.item_id = released.id and a.attempt = released.attempt
+    returning q.id
   )
 
   select released.id from released
@@ -505,7 +513,7 @@ $$;
 
 comment on function public.release_retry_items(text, uuid[]) is
 'Gives back claimed items a stopping worker never started: pending and due now, the attempt '
-'uncounted and its attempt row removed. Returns the ids released. Service only.';
+'uncounted (it never ran, so it has no attempt row). Returns the ids released. Service only.';
 
 revoke all on function public.release_retry_items(text, uuid[]) from public, anon, authenticated;
 grant execute on function public.release_retry_items(text, uuid[]) to service_role;
@@ -527,7 +535,7 @@ begin
   end if;
 
   with stale as (
-    select q.id
+    select q.id, q.worker_id, q.claimed_at
     from public.retry_queue as q
     where q.status = 'processing' and q.heartbeat_at < pg_catalog.now() - p_timeout
     -- A live worker completing a row right now holds its lock: skip it, it is not lost.
@@ -543,17 +551,19 @@ begin
       next_retry_at = pg_catalog.now() + public.retry_backoff(q.attempts, p_backoff_base, p_backoff_cap),
       worker_id = case when q.attempts >= q.max_attempts then q.worker_id end,
       claimed_at = case when q.attempts >= q.max_attempts then q.claimed_at end,
-      heartbeat_at = null
+      heartbeat_at = null,
+      updated_at = pg_catalog.now()
     from stale
     where q.id = stale.id
-    returning q.id, q.attempts, q.last_error
+    -- The claim as it was (an UPDATE's FROM list sees the row before the update).
+    returning q.id, q.attempts, q.last_error, stale.worker_id, stale.claimed_at
   ),
 
-  closed as (
-    update public.retry_attempts as a
-    set outcome = 'lost', finished_at = pg_catalog.now(), error = lost.last_error
+  -- The dead worker never wrote its attempt: the rescue does, so the history stays complete.
+  recorded as (
+    insert into public.retry_attempts (item_id, attempt, worker_id, started_at, finished_at, outcome, error)
+    select lost.id, lost.attempts, lost.worker_id, lost.claimed_at, pg_catalog.now(), 'lost', lost.last_error
     from lost
-    where a.item_id = lost.id and a.attempt = lost.attempts
   )
 
   select pg_catalog.count(*)::integer into rescued from lost;
@@ -567,8 +577,9 @@ $$;
 
 comment on function public.rescue_stale_retry_items(interval, interval, interval) is
 'Processing items whose heartbeat is older than p_timeout (their worker died) count a lost '
-'attempt ("worker lost") and go back to pending after the usual backoff, or to failed at '
-'max_attempts. Returns how many. Service only; the worker runs it as a periodic job.';
+'attempt ("worker lost", recorded in retry_attempts with the dead worker and its claim time) and '
+'go back to pending after the usual backoff, or to failed at max_attempts. Returns how many. '
+'Service only; the worker runs it as a periodic job.';
 
 revoke all on function public.rescue_stale_retry_items(interval, interval, interval)
 from public, anon, authenticated;
