@@ -91,12 +91,18 @@ def cpu_seconds(root: psutil.Process) -> float:
 
 
 def pin(root: psutil.Process, cpus: list[int]) -> None:
-    """A process tree onto these CPUs; processes it starts later inherit them."""
+    """A process tree onto these CPUs, every thread of it (as `taskset -a`: a process's affinity is
+    its main thread's only); processes and threads started later inherit it."""
     for process in [root, *root.children(recursive=True)]:
         try:
-            process.cpu_affinity(cpus)
+            threads = [thread.id for thread in process.threads()]
         except psutil.NoSuchProcess:
             continue
+        for thread_id in threads:
+            try:
+                os.sched_setaffinity(thread_id, cpus)
+            except ProcessLookupError:  # a thread that ended meanwhile
+                continue
 
 
 def measured(url: str, script: Path | None, server: psutil.Process, postgres: psutil.Process,
