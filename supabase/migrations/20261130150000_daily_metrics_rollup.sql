@@ -457,3 +457,9 @@ from (
   union
   select c.user_id from public.customers as c
 ) as u;
+
+-- Shops connected before the install read their time zone: the worker reads it
+-- (shopify.sync_shop_time_zone, service/providers/shopify/admin.py); until then their days are UTC.
+select public.queue_for_retry(s.user_id, 'shopify.sync_shop_time_zone', jsonb_build_object('shop', s.shop_domain))
+from public.shopify_shops as s
+where s.iana_timezone is null and public.shopify_held_shop(s.user_id) = s.shop_domain;
