@@ -66,11 +66,11 @@ def test_a_list_the_account_does_not_have_is_refused(client, klaviyo, user, data
     client.put("/api/integrations/klaviyo/default-list", headers=user.headers, json={"list_id": "L00003"})
     for list_id in ("L99999", "l00003"):
         refused = client.put("/api/integrations/klaviyo/default-list", headers=user.headers, json={"list_id": list_id})
-        assert refused.status_code == 400 and refused.json["error"] == "unknown_list"
+        assert refused.status_code == 409 and refused.json["error"] == "unknown_list"
     # A list deleted in Klaviyo since is no longer a choice.
     klaviyo.list_names = klaviyo.list_names[:3]
     refused = client.put("/api/integrations/klaviyo/default-list", headers=user.headers, json={"list_id": "L00005"})
-    assert refused.status_code == 400 and refused.json["error"] == "unknown_list"
+    assert refused.status_code == 409 and refused.json["error"] == "unknown_list"
     assert _metadata(database_url, user.id)["default_list_id"] == "L00003"  # nothing changed
     for bad in ({}, {"list_id": ""}, {"list_id": "L 1"}, {"list_id": "x" * 65}, {"list_id": 5},
                 {"list_id": "L00003", "extra": 1}):
@@ -123,7 +123,7 @@ def test_the_console_offers_the_lists_and_saves_the_choice(settings, db, klaviyo
     assert 'value="L00007" selected' in browser.get("/console/integrations/klaviyo/default-list").get_data(as_text=True)
     refused = post_form(browser, "/console/integrations/klaviyo/default-list",
                         "/console/integrations/klaviyo/default-list", {"list_id": "L99999"})
-    assert refused.status_code == 400 and "no list L99999" in refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "no list L99999" in refused.get_data(as_text=True)
     klaviyo.mode = "down"
     down = browser.get("/console/integrations/klaviyo/default-list")
     assert down.status_code == 502

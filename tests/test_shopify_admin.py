@@ -276,3 +276,45 @@ def test_shopify_failures_on_customer_calls_are_mapped_once(shop_client, fake, u
     fake.access_tokens.clear()
     refused = shop_client.get("/api/shopify/customers/501", headers=user.headers)
     assert refused.status_code == 409 and refused.json["error"] == "reconnect_required"
+
+
+# --- the migration: rows held before it are rolled up, held shops get their zone read -----------
+
+def test_the_migration_rolls_up_existing_rows_and_queues_reading_held_shops_zones(cluster, tmp_path):
+    import shutil
+
+    import psycopg
+
+    from service.migrate import MIGRATIONS_DIR, migrate, recreate_database
+
+    rollup = next(MIGRATIONS_DIR.glob("20261130150000_*.sql"))
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    for path in MIGRATIONS_DIR.glob("*.sql"):
+        if path.name < rollup.name:
+            shutil.copy(path, folder)
+    recreate_database(cluster.url(), "rollup_migration")
+    url = cluster.url("rollup_migration")
+    migrate(url, folder)
+    user_id = "b0000000-0000-4000-8000-000000000001"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("insert into auth.users (id, aud, role, email) values (%s, 'authenticated', 'authenticated',"
+                     " 'before@example.test')", [user_id])
+        conn.execute("insert into public.customers (user_id, shopify_customer_id, first_order_at)"
+                     " values (%s, '1', '2026-11-02T10:00:00Z')", [user_id])
+        conn.execute("insert into public.customer_orders (user_id, shopify_order_id, total, status, created_at)"
+                     " values (%s, '1', 40, 'paid', '2026-11-02T10:00:00Z'),"
+                     " (%s, '2', 15, 'refunded', '2026-11-02T11:00:00Z'),"
+                     " (%s, '3', 5, 'paid', '2026-11-03T11:00:00Z')", [user_id, user_id, user_id])
+        conn.execute("select public.store_credential(%s, 'shopify', 'access_token', 'shpat_before')", [user_id])
+        conn.execute("update public.integrations set status = 'connected', metadata = %s"
+                     " where user_id = %s and provider = 'shopify'", [json.dumps({"shop_domain": SHOP}), user_id])
+        conn.execute("insert into public.shopify_shops (shop_domain, user_id) values (%s, %s)", [SHOP, user_id])
+    shutil.copy(rollup, folder)
+    assert [m.name for m in migrate(url, folder)] == [rollup.stem.split("_", 1)[1]]
+    with psycopg.connect(url) as conn:
+        assert conn.execute("select date::text, revenue, orders, new_customers from public.daily_metrics"
+                            " order by date").fetchall() == [("2026-11-02", Decimal("40.00"), 1, 1),
+                                                             ("2026-11-03", Decimal("5.00"), 1, 0)]
+        assert conn.execute("select operation_type, payload from public.retry_queue").fetchall() == [
+            ("shopify.sync_shop_time_zone", {"shop": SHOP})]

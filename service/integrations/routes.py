@@ -248,13 +248,14 @@ def account_lists(caller: Caller, provider: str) -> tuple[list[ListChoice], str 
 
 
 def choose_default_list(caller: Caller, provider: str, list_id: str | None) -> IntegrationView:
-    """Stores the chosen default list in the integration's metadata, if the account has it (400
-    `unknown_list` otherwise: a list of another account, or one deleted since)."""
+    """Stores the chosen default list in the integration's metadata, if the account has it (409
+    `unknown_list` otherwise: a list of another account, or one deleted since; the request is
+    well formed, the account's state refuses it)."""
     declared = services().providers.named(provider)
     choices, _ = account_lists(caller, provider)
     names = {choice.id: choice.name for choice in choices}
     if list_id is not None and list_id not in names:
-        raise BadRequest(f"{declared.label} has no list {list_id} in this account", code="unknown_list",
+        raise Conflict(f"{declared.label} has no list {list_id} in this account", code="unknown_list",
                          details=[{"field": "list_id", "problem": "not one of the account's lists"}])
     with services().db.as_service() as conn:
         current = records.lock(conn, caller.user_id, provider)
@@ -283,7 +284,7 @@ def provider_lists(provider: str, caller: Caller) -> ProviderLists:
 @endpoint("Choose the account's default list (Klaviyo): stored as default_list_id in the metadata",
           body=DefaultListRequest, response=IntegrationView, errors=(409, 502), tags=TAGS,
           path={"provider": _list_providers},
-          description="The id must be one of the account's lists, read live (else 400 `unknown_list`, nothing "
+          description="The id must be one of the account's lists, read live (else 409 `unknown_list`, nothing "
                       "changes); null clears the choice. 409 `not_connected` / `reconnect_required`; 502 when the "
                       "provider cannot answer. Replacing the key (connect) clears the choice: the new key may "
                       "belong to another account.")

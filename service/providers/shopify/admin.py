@@ -60,14 +60,16 @@ class ProductFields(Strict):
     # cannot be removed, and clearing a field is not something this endpoint offers.
     title: str = Field(None, min_length=1, max_length=255, pattern=NOT_BLANK_LINE,  # type: ignore[assignment]
                        description="the product's title: not blank, no control characters")
-    description_html: str = Field(None, max_length=20000, pattern=TEXT_PATTERN,  # type: ignore[assignment]
-                                  description="the description, as HTML")
+    # Bounded as the service's other free text is (a quote: 2,000): a print's description is short,
+    # and a longer one can be edited in Shopify.
+    description_html: str = Field(None, max_length=2000, pattern=TEXT_PATTERN,  # type: ignore[assignment]
+                                  description="the description, as HTML (at most 2,000 characters)")
     vendor: str = Field(None, max_length=255, pattern=TEXT_PATTERN)  # type: ignore[assignment]
     product_type: str = Field(None, max_length=255, pattern=TEXT_PATTERN)  # type: ignore[assignment]
     handle: str = Field(None, min_length=1, max_length=255, pattern="^[a-z0-9][a-z0-9-]*$",  # type: ignore[assignment]
                         description="the URL handle: lower-case letters, digits and '-'")
-    tags: list[Tag] = Field(None, max_length=250,  # type: ignore[assignment]
-                            description="at most 250 tags of 1-255 characters, without commas")
+    tags: list[Tag] = Field(None, max_length=50,  # type: ignore[assignment]
+                            description="at most 50 tags of 1-255 characters, without commas")
     status: Literal["ACTIVE", "DRAFT", "ARCHIVED"] = None  # type: ignore[assignment]
 
     def graphql_input(self) -> dict[str, Any]:
