@@ -51,17 +51,17 @@ revoke all on table public.daily_metrics_time_zones from anon, authenticated, se
 grant select on table public.daily_metrics_time_zones to authenticated;
 grant select, insert, update, delete on table public.daily_metrics_time_zones to service_role;
 
--- One signed contribution of one row to one instant's day.
+-- The signed sum of a statement's contributions to one user's day.
 create type public.daily_metrics_change as (
   user_id uuid,
-  happened_at timestamptz,
+  day date,
   revenue numeric,
   orders integer,
   new_customers integer
 );
 
 comment on type public.daily_metrics_change is
-'A signed contribution of one order or customer row to daily_metrics at an instant (rollup triggers).';
+'The signed sum of one statement''s order or customer rows'' contributions to a user''s day (rollup triggers).';
 
 create function public.daily_metrics_lock_key(p_user_id uuid)
 returns integer
@@ -79,33 +79,34 @@ comment on function public.daily_metrics_lock_key(uuid) is
 revoke all on function public.daily_metrics_lock_key(uuid) from public, anon, authenticated;
 grant execute on function public.daily_metrics_lock_key(uuid) to service_role;
 
+create function public.lock_daily_metrics_shared(p_user_ids uuid[])
+returns void
+language sql
+set search_path = ''
+as $$
+  -- Shared: writers do not wait for each other, only for a recompute of the same user (which
+  -- may change the zone the days are counted in). In one order, so two writers cannot deadlock.
+  select pg_catalog.pg_advisory_xact_lock_shared(26, public.daily_metrics_lock_key(u.user_id))
+  from (select distinct i.user_id from pg_catalog.unnest(p_user_ids) as i (user_id) order by i.user_id) as u
+$$;
+
+comment on function public.lock_daily_metrics_shared(uuid[]) is
+'Takes the rollup lock of each user, shared, until the end of the transaction (rollup triggers, before '
+'they read the users'' zones). Service only.';
+
+revoke all on function public.lock_daily_metrics_shared(uuid[]) from public, anon, authenticated;
+grant execute on function public.lock_daily_metrics_shared(uuid[]) to service_role;
+
 create function public.apply_daily_metrics_changes(p_changes public.daily_metrics_change[])
 returns void
 language plpgsql
 set search_path = ''
 as $$
 begin
-  -- Shared: writers do not wait for each other, only for a recompute of the same user.
-  perform pg_catalog.pg_advisory_xact_lock_shared(26, public.daily_metrics_lock_key(u.user_id))
-  from (select distinct c.user_id from pg_catalog.unnest(p_changes) as c order by c.user_id) as u;
-
-  with day_change as (
-    select
-      c.user_id,
-      (c.happened_at at time zone coalesce(z.time_zone, 'UTC'))::date as day,
-      pg_catalog.sum(c.revenue) as revenue,
-      pg_catalog.sum(c.orders)::integer as orders,
-      pg_catalog.sum(c.new_customers)::integer as new_customers
+  with nonzero as (
+    select c.user_id, c.day, c.revenue, c.orders, c.new_customers
     from pg_catalog.unnest(p_changes) as c
-    left join public.daily_metrics_time_zones as z on c.user_id = z.user_id
-    where c.happened_at is not null
-    group by 1, 2
-  ),
-
-  nonzero as (
-    select d.user_id, d.day, d.revenue, d.orders, d.new_customers
-    from day_change as d
-    where d.revenue <> 0 or d.orders <> 0 or d.new_customers <> 0
+    where c.day is not null and (c.revenue <> 0 or c.orders <> 0 or c.new_customers <> 0)
   ),
 
   updated as (
@@ -137,8 +138,8 @@ end
 $$;
 
 comment on function public.apply_daily_metrics_changes(public.daily_metrics_change[]) is
-'Adds signed contributions to daily_metrics'' revenue, orders and new_customers, per user and day in '
-'the user''s time zone (the rollup triggers call it). Service only.';
+'Adds per-day sums of signed contributions to daily_metrics'' revenue, orders and new_customers (the '
+'rollup triggers call it, holding the users'' rollup locks). Service only.';
 
 revoke all on function public.apply_daily_metrics_changes(public.daily_metrics_change[])
 from public, anon, authenticated;
@@ -161,6 +162,11 @@ comment on function public.order_counts_in_daily_metrics(text) is
 revoke all on function public.order_counts_in_daily_metrics(text) from public, anon, authenticated;
 grant execute on function public.order_counts_in_daily_metrics(text) to service_role;
 
+-- The triggers sum a statement's rows per user and local day before anything else (a bulk write
+-- of a million rows becomes a few hundred days), after taking the users' rollup locks, so the
+-- zone they read cannot change under them. plpgsql plans each statement when it first runs, so a
+-- branch may name a transition table that only its own event has.
+
 create function public.roll_up_customer_orders()
 returns trigger
 language plpgsql
@@ -169,29 +175,47 @@ as $$
 declare
   changes public.daily_metrics_change[];
 begin
-  -- plpgsql plans each statement when it first runs, so a branch may name a transition table
-  -- that only its own event has.
   if tg_op = 'INSERT' then
+    perform public.lock_daily_metrics_shared(array(select n.user_id from new_rows as n));
     changes := array(
-      select row(n.user_id, n.created_at, n.total, 1, 0)::public.daily_metrics_change
-      from new_rows as n
-      where public.order_counts_in_daily_metrics(n.status)
+      select row(c.user_id, c.day, pg_catalog.sum(c.total), pg_catalog.count(*), 0)::public.daily_metrics_change
+      from (
+        select n.user_id, (n.created_at at time zone coalesce(z.time_zone, 'UTC'))::date as day, n.total
+        from new_rows as n left join public.daily_metrics_time_zones as z on n.user_id = z.user_id
+        where public.order_counts_in_daily_metrics(n.status)
+      ) as c
+      group by c.user_id, c.day
     );
   elsif tg_op = 'DELETE' then
+    perform public.lock_daily_metrics_shared(array(select o.user_id from old_rows as o));
     changes := array(
-      select row(o.user_id, o.created_at, -o.total, -1, 0)::public.daily_metrics_change
-      from old_rows as o
-      where public.order_counts_in_daily_metrics(o.status)
+      select row(c.user_id, c.day, -pg_catalog.sum(c.total), -pg_catalog.count(*), 0)::public.daily_metrics_change
+      from (
+        select o.user_id, (o.created_at at time zone coalesce(z.time_zone, 'UTC'))::date as day, o.total
+        from old_rows as o left join public.daily_metrics_time_zones as z on o.user_id = z.user_id
+        where public.order_counts_in_daily_metrics(o.status)
+      ) as c
+      group by c.user_id, c.day
     );
   else
+    perform public.lock_daily_metrics_shared(array(
+      select o.user_id from old_rows as o union select n.user_id from new_rows as n
+    ));
     changes := array(
-      select row(o.user_id, o.created_at, -o.total, -1, 0)::public.daily_metrics_change
-      from old_rows as o
-      where public.order_counts_in_daily_metrics(o.status)
-      union all
-      select row(n.user_id, n.created_at, n.total, 1, 0)::public.daily_metrics_change
-      from new_rows as n
-      where public.order_counts_in_daily_metrics(n.status)
+      select
+        row(c.user_id, c.day, pg_catalog.sum(c.total), pg_catalog.sum(c.sign), 0)::public.daily_metrics_change
+      from (
+        select o.user_id, o.created_at, -o.total as total, -1 as sign
+        from old_rows as o where public.order_counts_in_daily_metrics(o.status)
+        union all
+        select n.user_id, n.created_at, n.total, 1
+        from new_rows as n where public.order_counts_in_daily_metrics(n.status)
+      ) as r
+      left join public.daily_metrics_time_zones as z on r.user_id = z.user_id
+      cross join lateral (
+        select r.user_id, (r.created_at at time zone coalesce(z.time_zone, 'UTC'))::date as day, r.total, r.sign
+      ) as c
+      group by c.user_id, c.day
     );
   end if;
   if pg_catalog.cardinality(changes) > 0 then
@@ -231,26 +255,49 @@ declare
   changes public.daily_metrics_change[];
 begin
   if tg_op = 'INSERT' then
+    perform public.lock_daily_metrics_shared(array(select n.user_id from new_rows as n));
+  elsif tg_op = 'DELETE' then
+    perform public.lock_daily_metrics_shared(array(select o.user_id from old_rows as o));
+  else
+    perform public.lock_daily_metrics_shared(array(
+      select o.user_id from old_rows as o union select n.user_id from new_rows as n
+    ));
+  end if;
+  if tg_op = 'INSERT' then
     changes := array(
-      select row(n.user_id, n.first_order_at, 0, 0, 1)::public.daily_metrics_change
-      from new_rows as n
-      where n.first_order_at is not null
+      select row(c.user_id, c.day, 0, 0, pg_catalog.count(*))::public.daily_metrics_change
+      from (
+        select n.user_id, (n.first_order_at at time zone coalesce(z.time_zone, 'UTC'))::date as day
+        from new_rows as n left join public.daily_metrics_time_zones as z on n.user_id = z.user_id
+        where n.first_order_at is not null
+      ) as c
+      group by c.user_id, c.day
     );
   elsif tg_op = 'DELETE' then
     changes := array(
-      select row(o.user_id, o.first_order_at, 0, 0, -1)::public.daily_metrics_change
-      from old_rows as o
-      where o.first_order_at is not null
+      select row(c.user_id, c.day, 0, 0, -pg_catalog.count(*))::public.daily_metrics_change
+      from (
+        select o.user_id, (o.first_order_at at time zone coalesce(z.time_zone, 'UTC'))::date as day
+        from old_rows as o left join public.daily_metrics_time_zones as z on o.user_id = z.user_id
+        where o.first_order_at is not null
+      ) as c
+      group by c.user_id, c.day
     );
   else
     changes := array(
-      select row(o.user_id, o.first_order_at, 0, 0, -1)::public.daily_metrics_change
-      from old_rows as o
-      where o.first_order_at is not null
-      union all
-      select row(n.user_id, n.first_order_at, 0, 0, 1)::public.daily_metrics_change
-      from new_rows as n
-      where n.first_order_at is not null
+      select row(c.user_id, c.day, 0, 0, pg_catalog.sum(c.sign))::public.daily_metrics_change
+      from (
+        select o.user_id, o.first_order_at, -1 as sign
+        from old_rows as o where o.first_order_at is not null
+        union all
+        select n.user_id, n.first_order_at, 1
+        from new_rows as n where n.first_order_at is not null
+      ) as r
+      left join public.daily_metrics_time_zones as z on r.user_id = z.user_id
+      cross join lateral (
+        select r.user_id, (r.first_order_at at time zone coalesce(z.time_zone, 'UTC'))::date as day, r.sign
+      ) as c
+      group by c.user_id, c.day
     );
   end if;
   if pg_catalog.cardinality(changes) > 0 then
