@@ -122,8 +122,9 @@ class Endpoint:
     description: str | None = None
     extra_responses: dict[int, str] = field(default_factory=dict)
     # Path parameter -> the values it may take, read when the document is made (inside an app
-    # context: e.g. the app's provider catalog). The view still refuses any other value with a 400.
-    path: Mapping[str, Callable[[], Sequence[str]]] = field(default_factory=dict)
+    # context: e.g. the app's provider catalog), or the JSON Schema of its values (a mapping, e.g.
+    # a pattern). The view still refuses any other value with a 400.
+    path: Mapping[str, Callable[[], Sequence[str] | Mapping[str, Any]]] = field(default_factory=dict)
 
 
 def endpoint(summary: str, *, query: type[BaseModel] | None = None, body: type[BaseModel] | None = None,
@@ -131,7 +132,8 @@ def endpoint(summary: str, *, query: type[BaseModel] | None = None, body: type[B
              produces: tuple[str, ...] = ("application/json",), errors: tuple[int, ...] = (),
              tags: tuple[str, ...] = (), description: str | None = None,
              extra_responses: dict[int, str] | None = None,
-             path: Mapping[str, Callable[[], Sequence[str]]] | None = None) -> Callable[[F], F]:
+             path: Mapping[str, Callable[[], Sequence[str] | Mapping[str, Any]]] | None = None
+             ) -> Callable[[F], F]:
     spec = Endpoint(summary, query, body, response, status, auth, produces, errors, tags,
                     description, extra_responses or {}, dict(path or {}))
 
@@ -205,7 +207,10 @@ _CONVERTER_SCHEMA = {"int": {"type": "integer"}, "uuid": {"type": "string", "for
 def _path_schema(spec: Endpoint, name: str, converter: str | None) -> dict[str, Any]:
     allowed = spec.path.get(name)
     if allowed is not None:
-        return {"type": "string", "enum": list(allowed())}
+        values = allowed()
+        if isinstance(values, Mapping):
+            return {"type": "string", **values}
+        return {"type": "string", "enum": list(values)}
     return dict(_CONVERTER_SCHEMA.get(converter or "", {"type": "string"}))
 
 

@@ -203,6 +203,18 @@ def retry_delay(exc: BaseException) -> float | None:
     return None
 
 
+def provider_failure(exc: ProviderError) -> ApiError:
+    """What a provider's failure on a request's path means to its caller (a queued operation records
+    it instead): refused credentials are the user's to fix (409), anything else is the provider's
+    (502). The reason names statuses and codes (and a refusal's own words), never a credential."""
+    if isinstance(exc, ProviderAuthError):
+        return Conflict(f"{exc.provider} refused the stored credentials ({exc.reason}); reconnect it",
+                        code="reconnect_required")
+    if isinstance(exc, ProviderRejected):
+        return UpstreamError(f"{exc.provider} refused the request: {exc.reason}", code="upstream_rejected")
+    return UpstreamError(f"{exc.provider} could not answer: {exc.reason}")
+
+
 def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
     return [
         {"field": ".".join(str(part) for part in error["loc"]) or None, "problem": error["msg"]}
@@ -214,6 +226,17 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):  # type: ignore[no-untyped-def]
         return jsonify(exc.body()), exc.status
+
+    @app.errorhandler(ProviderError)
+    def provider_error(exc: ProviderError):  # type: ignore[no-untyped-def]
+        answer = provider_failure(exc)
+        return jsonify(answer.body()), answer.status
+
+    @app.errorhandler(PermanentError)
+    def permanent_error(exc: PermanentError):  # type: ignore[no-untyped-def]
+        # Raised on a request's path: a connection that cannot be used (tokens.NotConnected,
+        # ReconnectRequired). The caller must act first; its messages name no secret.
+        return jsonify({"error": getattr(exc, "code", "cannot_proceed"), "message": str(exc)}), 409
 
     @app.errorhandler(ValidationError)
     def invalid_input(exc: ValidationError):  # type: ignore[no-untyped-def]

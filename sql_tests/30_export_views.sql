@@ -76,8 +76,9 @@ begin
     values (owner, 'c2-' || who, who || '2@buyer.test');
     insert into public.customer_loyalty (user_id, customer_id, tier, points_balance, lifetime_points_earned)
     values (owner, customer, 'gold', 10, 250);
-    insert into public.customer_orders (user_id, customer_id, shopify_order_id, customer_email, total)
-    values (owner, customer, 'o-' || who, who || '@buyer.test', 30.00);
+    -- Rolled up into daily_metrics' 2026-01-02 (26_daily_metrics_rollup.sql).
+    insert into public.customer_orders (user_id, customer_id, shopify_order_id, customer_email, total, created_at)
+    values (owner, customer, 'o-' || who, who || '@buyer.test', 30.00, '2026-01-02T12:00:00Z');
     insert into public.pinterest_boards (user_id, pinterest_board_id, name)
     values (owner, 'b-' || who, who || '''s board')
     returning id into board;
@@ -172,8 +173,9 @@ select results_eq(
   'assets: the quote text of each asset'
 );
 select results_eq(
-  $$ select date, revenue, export_date from public.export_analytics $$,
-  $$ values ('2026-01-01'::date, -5.00::numeric, '2026-01-01'::date) $$,
+  $$ select date, revenue, export_date from public.export_analytics order by date $$,
+  $$ values ('2026-01-01'::date, -5.00::numeric, '2026-01-01'::date),
+            ('2026-01-02'::date, 30.00::numeric, '2026-01-02'::date) $$,
   'analytics: one row per day, export_date is the day'
 );
 

@@ -71,6 +71,15 @@ def test_sign_in_walk_the_wizard_connect_a_key_and_shopify_skip_a_step(live, con
     assert page.locator("#integration-shopify .badge").inner_text() == "connected"
     live.screenshot(page, "integrations")
 
+    # Klaviyo's default list, picked from the account's lists (three pages of them at the fake).
+    page.get_by_role("link", name="Choose the default list…").click()
+    page.get_by_label("Default list").select_option(label="List 12")
+    live.screenshot(page, "klaviyo-default-list")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_selector("#page-outcome")
+    assert "default list is saved" in page.locator("#page-outcome").inner_text()
+    assert "List 12" in page.locator("#integration-klaviyo").inner_text()
+
 
 def test_the_second_browser_cannot_finish_the_first_ones_install(live, chromium, context, database_url):
     first = context.new_page()

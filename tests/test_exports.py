@@ -83,7 +83,12 @@ def seed_everything(database_url: str, user_id: str, *, at: datetime) -> None:
                     [user_id, quote, fmt, text or "ready", Decimal("0.875"), value, when])
             conn.execute(
                 "insert into public.daily_metrics (user_id, date, revenue, orders, new_customers, new_leads,"
-                " quiz_completions, pin_impressions, pin_clicks) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " quiz_completions, pin_impressions, pin_clicks) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                # The orders above were rolled up into some of these days already: tricky figures win.
+                " on conflict (user_id, date) do update set revenue = excluded.revenue, orders = excluded.orders,"
+                " new_customers = excluded.new_customers, new_leads = excluded.new_leads,"
+                " quiz_completions = excluded.quiz_completions, pin_impressions = excluded.pin_impressions,"
+                " pin_clicks = excluded.pin_clicks",
                 [user_id, at.date() - timedelta(days=i), Decimal("-40.10") + i, i, i, i, i, 10 ** 10 + i, i])
 
 

@@ -26,7 +26,8 @@ def test_every_hook_the_platform_calls_comes_from_the_registry(settings):
     assert [p.name for p in catalog if p.auth_type == "api_key"] == ["klaviyo", "dynamic_mockups", "resend",
                                                                      "sky_pilot"]
     assert all(p.check_key is not None for p in catalog if p.auth_type == "api_key")
-    assert {bp.name for bp in catalog.blueprints()} == {"shopify", "shopify_webhooks", "pinterest"}
+    assert {bp.name for bp in catalog.blueprints()} == {"shopify", "shopify_webhooks", "shopify_admin", "pinterest"}
+    assert [p.name for p in catalog if p.lists is not None] == ["klaviyo"]
     assert catalog.mailer() is not None and catalog.mailer()[0].name == "resend"
     assert catalog.refreshers(settings) == []  # no app credentials in these settings
 
@@ -35,6 +36,10 @@ def test_a_provider_declared_twice_or_half_declared_is_refused():
     shopify = providers.catalog().named("shopify")
     with pytest.raises(ValueError, match="declared twice"):
         Catalog([shopify, shopify])
+    with pytest.raises(ValueError, match="lists are read with an API key"):
+        Provider(name="x", label="X", description="", icon="x", auth_type="oauth", required=False,
+                 setup_order=9, docs_url="https://example.test", start_install=lambda *a: "",
+                 confirm_install=lambda *a: None, lists=lambda settings, key: [])
     with pytest.raises(ValueError, match="check_key"):
         Provider(name="x", label="X", description="", icon="x", auth_type="api_key", required=False,
                  setup_order=9, docs_url="https://example.test")

@@ -1,7 +1,8 @@
 """The integrations page: every provider with its status, account details, last error and token
 expiry; connect, reconnect, and disconnect (confirmed on a page of its own first). The callbacks
 of OAuth flows land here (APP_URL/console/integrations) and are sent on to the wizard when the
-flow began there. Reads and writes are the API's own, as the signed-in user."""
+flow began there. A provider with lists (Klaviyo) has a page to choose its default list. Reads and
+writes are the API's own, as the signed-in user."""
 from __future__ import annotations
 
 from flask import Response, redirect, request
@@ -9,7 +10,7 @@ from flask import Response, redirect, request
 from ..context import services
 from ..errors import ApiError, NotFound
 from ..integrations.oauth_state import OAuthStateError
-from ..integrations.routes import disconnect_provider, integration_views
+from ..integrations.routes import DefaultListRequest, account_lists, choose_default_list, disconnect_provider, integration_views
 from . import outcomes, sessions, web
 from .wizard import RETURN_COOKIE, connect_from_form, start_install
 
@@ -33,7 +34,8 @@ def integrations_page(*, status: int = 200, error: str | None = None, problems: 
                       outcome=None if error else outcomes.message(request.args, labels), confirm=confirm,
                       confirm_provider=confirm_provider, confirm_label=labels.get(confirm_provider or ""),
                       open_form=open_form,
-                      configured={p.name: p.configured(services().settings) for p in services().providers})
+                      configured={p.name: p.configured(services().settings) for p in services().providers},
+                      list_providers={p.name for p in services().providers if p.lists is not None})
 
 
 @bp.get("/console/integrations")
@@ -105,3 +107,23 @@ def confirm(provider: str) -> Response:
     if failure is not None:
         return redirect(f"/console/integrations?error={failure}&provider={provider}", code=303)
     return redirect(f"/console/integrations?done=connected&provider={provider}", code=303)
+
+
+@bp.get("/console/integrations/<provider>/default-list")
+@web.signed_in
+def choose_list(provider: str) -> Response:
+    """The account's lists, read live from the provider, with the current choice selected."""
+    declared = services().providers.named(provider)
+    choices, current = account_lists(_caller(), provider)
+    return web.render("default_list.html", provider=declared, lists=choices, current=current)
+
+
+@bp.post("/console/integrations/<provider>/default-list")
+@web.signed_in
+def save_list(provider: str) -> Response:
+    # The same checks as PUT /api/integrations/<provider>/default-list: an id the account does
+    # not have is refused there (a page that says so), and "" clears the choice.
+    list_id = request.form.get("list_id", "")
+    DefaultListRequest.model_validate({"list_id": list_id or None})
+    choose_default_list(_caller(), provider, list_id or None)
+    return redirect(f"/console/integrations?done=default_list&provider={provider}", code=303)

@@ -40,6 +40,7 @@ def message(query: Mapping[str, str], labels: Mapping[str, str]) -> tuple[str, s
         "disconnected": f"{subject} is disconnected.",
         "skipped": "Step skipped: you can come back to it at any time.",
         "saved": "Saved.",
+        "default_list": f"{subject}'s default list is saved.",
         "retried": "The item will be tried again now.",
         "created": "Schedule created.",
         "updated": "Schedule saved.",

@@ -29,7 +29,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from ..api import is_page, page
 from ..config import Settings
 from ..context import services
-from ..errors import ApiError, from_database, validation_details
+from ..errors import ApiError, ProviderError, from_database, provider_failure, validation_details
 from . import sessions
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ def blueprint(name: str) -> Blueprint:
     """A console area's blueprint: its templates are the console's, its errors are pages."""
     bp = Blueprint(name, __name__, template_folder=str(TEMPLATE_DIR))
     bp.register_error_handler(ApiError, _api_error_page)
+    bp.register_error_handler(ProviderError, _provider_error_page)
     bp.register_error_handler(ValidationError, _validation_error_page)
     bp.register_error_handler(psycopg.Error, _database_error_page)
     bp.register_error_handler(HTTPException, _http_error_page)
@@ -217,6 +218,10 @@ def problem_page(title: str, detail: str, status: int) -> Response:
 
 def _api_error_page(exc: ApiError) -> Response:
     return problem_page("That did not work", exc.message, exc.status)
+
+
+def _provider_error_page(exc: ProviderError) -> Response:
+    return _api_error_page(provider_failure(exc))
 
 
 def _validation_error_page(exc: ValidationError) -> Response:

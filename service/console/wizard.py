@@ -196,7 +196,7 @@ def integration_summary(view: IntegrationView) -> list[tuple[str, str]]:
     names = {"shop_domain": "Shop", "shop_name": "Shop name", "account_name": "Account", "username": "Username",
              "board_count": "Boards", "list_count": "Lists", "account_id": "Account id",
              "from_email": "Sends from", "domain_verified": "Domain verified", "catalog_count": "Catalogs",
-             "key_access": "Key access", "validated": "Checked"}
+             "key_access": "Key access", "validated": "Checked", "default_list_name": "Default list"}
     return [(names[key], str(value)) for key, value in view.metadata.items() if key in names and value is not None]
 
 

@@ -41,6 +41,9 @@ StartInstall = Callable[[str, Mapping[str, str], "bytes | None"], str]
 # OAuth providers: (user id, the confirmation id a held callback sent) -> None once connected,
 # else the callback's error code. Raises OAuthStateError for a confirmation not the user's.
 ConfirmInstall = Callable[[str, str], "str | None"]
+# API-key providers whose account holds lists a default is chosen from (Klaviyo): (settings, api
+# key) -> every list as (id, name), in the provider's order. Raises ProviderError subclasses.
+ListsReader = Callable[[Settings, str], list[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -90,8 +93,11 @@ class Provider:
     mailer: Mailer | None = None
     start_install: StartInstall | None = None
     confirm_install: ConfirmInstall | None = None
+    lists: ListsReader | None = None
 
     def __post_init__(self) -> None:
+        if self.lists is not None and self.auth_type != "api_key":
+            raise ValueError(f"{self.name}: lists are read with an API key")
         if (self.auth_type == "api_key") != (self.check_key is not None):
             raise ValueError(f"{self.name}: an API-key provider, and only one, declares check_key")
         if (self.auth_type == "oauth") != (self.start_install is not None and self.confirm_install is not None):

@@ -1,5 +1,6 @@
 """/api/integrations: the catalog merged with the caller's connections; connecting an API-key
-provider (the key is checked live before anything is stored); disconnecting."""
+provider (the key is checked live before anything is stored); disconnecting; the account's lists
+and the chosen default list, for providers that have lists (Klaviyo)."""
 from __future__ import annotations
 
 import logging
@@ -14,7 +15,8 @@ from pydantic_core import PydanticCustomError
 from ..api import ADDRESS_PATTERN, Strict, endpoint
 from ..auth import Caller
 from ..context import services
-from ..errors import BadRequest, NotFound, ProviderAuthError, ProviderUnavailable, UpstreamError
+from .. import vault
+from ..errors import BadRequest, Conflict, NotFound, ProviderAuthError, ProviderUnavailable, UpstreamError
 from . import records
 from .catalog import Provider
 
@@ -199,3 +201,92 @@ def credential_reads(caller: Caller, query: CredentialReadsQuery) -> CredentialR
             "select provider, credential_type, reader, purpose, found, read_at from public.credential_reads"
             " order by read_at desc, id desc limit %s offset %s", [query.limit, query.offset]).fetchall()
     return CredentialReads(reads=[CredentialRead.model_validate(row) for row in rows])
+
+
+# -- lists and the default list (Klaviyo's KlaviyoMetadata.default_list_id) ----------------------
+
+LIST_ID_PATTERN = "^[A-Za-z0-9_-]+$"
+
+
+def _list_providers() -> list[str]:
+    return [p.name for p in services().providers if p.lists is not None]
+
+
+class ListChoice(BaseModel):
+    id: str
+    name: str
+
+
+class ProviderLists(BaseModel):
+    lists: list[ListChoice] = Field(description="every list of the connected account, in the provider's order")
+    default_list_id: str | None = Field(description="the chosen default list (integration metadata), if any")
+
+
+class DefaultListRequest(Strict):
+    list_id: str | None = Field(min_length=1, max_length=64, pattern=LIST_ID_PATTERN,
+                                description="one of the account's list ids; null clears the choice")
+
+
+def account_lists(caller: Caller, provider: str) -> tuple[list[ListChoice], str | None]:
+    """The connected account's lists, read live with the stored key, and the default chosen so far
+    (the API and the console). 409 `not_connected`; the provider's failures map once (errors.py)."""
+    declared = services().providers.named(provider)
+    if declared.lists is None:
+        raise BadRequest(f"{declared.label} has no lists", code="invalid_request")
+    with services().db.as_service() as conn:
+        row = conn.execute("select status, metadata from public.integrations where user_id = %s and provider = %s",
+                           [caller.user_id, provider]).fetchone()
+        if row is None or row["status"] != "connected":
+            raise Conflict(f"{declared.label} is not connected", code="not_connected")
+        api_key = vault.get_credential(conn, caller.user_id, provider, "api_key",
+                                       reader=f"GET /api/integrations/{provider}/lists",
+                                       purpose=f"list the {declared.label} account's lists")
+    if not api_key:
+        raise Conflict(f"{declared.label} is not connected", code="not_connected")
+    choices = [ListChoice(id=list_id, name=name) for list_id, name in declared.lists(services().settings, api_key)]
+    return choices, (row["metadata"] or {}).get("default_list_id")
+
+
+def choose_default_list(caller: Caller, provider: str, list_id: str | None) -> IntegrationView:
+    """Stores the chosen default list in the integration's metadata, if the account has it (409
+    `unknown_list` otherwise: a list of another account, or one deleted since; the request is
+    well formed, the account's state refuses it)."""
+    declared = services().providers.named(provider)
+    choices, _ = account_lists(caller, provider)
+    names = {choice.id: choice.name for choice in choices}
+    if list_id is not None and list_id not in names:
+        raise Conflict(f"{declared.label} has no list {list_id} in this account", code="unknown_list",
+                         details=[{"field": "list_id", "problem": "not one of the account's lists"}])
+    with services().db.as_service() as conn:
+        current = records.lock(conn, caller.user_id, provider)
+        if current is None or current["status"] != "connected":  # disconnected while we asked
+            raise Conflict(f"{declared.label} is not connected", code="not_connected")
+        records.merge_metadata(conn, caller.user_id, provider, {
+            "default_list_id": list_id, "default_list_name": names.get(list_id or ""), "list_count": len(choices)})
+        records.log_activity(conn, caller.user_id, "integration_default_list_chosen",
+                             {"provider": provider, "list_id": list_id})
+        row = conn.execute(f"select {records.PUBLIC_COLUMNS} from public.integrations"
+                           " where user_id = %s and provider = %s", [caller.user_id, provider]).fetchone()
+    return view(declared, row)
+
+
+@bp.get("/api/integrations/<provider>/lists")
+@endpoint("The connected account's lists (Klaviyo), read live, and the chosen default", response=ProviderLists,
+          errors=(409, 502), tags=TAGS, path={"provider": _list_providers},
+          description="409 `not_connected`, or `reconnect_required` when the provider refuses the stored key; "
+                      "502 when the provider cannot answer.")
+def provider_lists(provider: str, caller: Caller) -> ProviderLists:
+    choices, default = account_lists(caller, provider)
+    return ProviderLists(lists=choices, default_list_id=default)
+
+
+@bp.put("/api/integrations/<provider>/default-list")
+@endpoint("Choose the account's default list (Klaviyo): stored as default_list_id in the metadata",
+          body=DefaultListRequest, response=IntegrationView, errors=(409, 502), tags=TAGS,
+          path={"provider": _list_providers},
+          description="The id must be one of the account's lists, read live (else 409 `unknown_list`, nothing "
+                      "changes); null clears the choice. 409 `not_connected` / `reconnect_required`; 502 when the "
+                      "provider cannot answer. Replacing the key (connect) clears the choice: the new key may "
+                      "belong to another account.")
+def default_list(provider: str, caller: Caller, body: DefaultListRequest) -> IntegrationView:
+    return choose_default_list(caller, provider, body.list_id)

@@ -34,9 +34,13 @@ REFRESH_JOB = "tokens.refresh"
 class ReconnectRequired(PermanentError):
     """The provider refused the refresh: the integration is `expired` until the user reconnects."""
 
+    code = "reconnect_required"
+
 
 class NotConnected(PermanentError):
     """There is no usable connection (never connected, disconnected, or no token stored)."""
+
+    code = "not_connected"
 
 
 def _due(row: Mapping[str, Any], window: timedelta) -> bool:

@@ -1,5 +1,6 @@
 """Klaviyo: check a private API key with GET /api/accounts, then count lists through GET /api/lists,
-following `links.next` to the end (pages hold at most 10 lists).
+following `links.next` to the end (pages hold at most 10 lists); the same lists are the choices
+of the integration's default list (service/integrations/routes.py).
 
 Every request carries `Authorization: Klaviyo-API-Key <key>`, the `revision` header (required;
 KLAVIYO_REVISION) and `Accept: application/vnd.api+json`. Errors are JSON:API `{"errors": [...]}`.
@@ -20,31 +21,45 @@ NAME = "klaviyo"
 MAX_LIST_PAGES = 1000
 
 
-def check_key(settings: Settings, api_key: str) -> dict[str, Any]:
+def _transport(settings: Settings, api_key: str, timeout: float) -> Transport:
     headers = {"Authorization": f"Klaviyo-API-Key {api_key}", "revision": settings.klaviyo_revision,
                "Accept": "application/vnd.api+json"}
-    with Transport(NAME, base_url=settings.klaviyo_api_base, timeout=settings.api_key_check_timeout_seconds,
-                   headers=headers, auth_statuses=()) as http:
+    return Transport(NAME, base_url=settings.klaviyo_api_base, timeout=timeout, headers=headers, auth_statuses=())
+
+
+def check_key(settings: Settings, api_key: str) -> dict[str, Any]:
+    with _transport(settings, api_key, settings.api_key_check_timeout_seconds) as http:
         account = _first_resource(_get(http, "/api/accounts"), "account")
         contact = _member(_member(account, "attributes"), "contact_information")
         return {
             "account_id": str(account["id"]),
             "account_name": contact.get("organization_name"),
-            "list_count": _count_lists(http),
+            "list_count": len(_lists(http)),
         }
 
 
-def _count_lists(http: Transport) -> int:
-    count, url, seen = 0, "/api/lists", set()
+def lists(settings: Settings, api_key: str) -> list[tuple[str, str]]:
+    """Every list of the account as (id, name), in Klaviyo's order: the choices of a default list."""
+    with _transport(settings, api_key, settings.http_timeout_seconds) as http:
+        return _lists(http)
+
+
+def _lists(http: Transport) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    url, seen = "/api/lists", set()
     for _ in range(MAX_LIST_PAGES):
         page = _get(http, url)
         data = page.get("data")
         if not isinstance(data, list):
             raise ProviderUnavailable(NAME, "a lists page has no data array")
-        count += len(data)
+        for resource in data:
+            if not isinstance(resource, dict) or not isinstance(resource.get("id"), str) or not resource["id"]:
+                raise ProviderUnavailable(NAME, "a list without an id")
+            name = _member(resource, "attributes").get("name")
+            found.append((resource["id"], name if isinstance(name, str) else resource["id"]))
         next_url = _member(page, "links").get("next")
         if not next_url:
-            return count
+            return found
         if not isinstance(next_url, str) or next_url in seen:
             raise ProviderUnavailable(NAME, "the lists pagination does not progress")
         seen.add(next_url)
@@ -89,4 +104,4 @@ def _first_resource(document: dict[str, Any], kind: str) -> dict[str, Any]:
 PROVIDER = Provider(
     name=NAME, label="Klaviyo", description="Email marketing, flows, and customer segments", icon="klaviyo",
     auth_type="api_key", required=True, setup_order=3, docs_url="https://docs.havenhold.com/integrations/klaviyo",
-    check_key=check_key)
+    check_key=check_key, lists=lists)

@@ -1,9 +1,10 @@
--- One row of performance figures per user and day, rolled up by the service.
+-- One row of performance figures per user and day. revenue, orders and new_customers are rolled
+-- up in SQL from customer_orders and customers (26_daily_metrics_rollup.sql); the pin columns
+-- come from the Pinterest sync; leads and quiz completions from their own writers.
 
 create table public.daily_metrics (
   user_id uuid not null references auth.users (id) on delete cascade,
   date date not null,
-  -- Net of refunds, so it may be negative on a day with more refunds than sales.
   revenue numeric(12, 2) not null default 0,
   orders integer not null default 0
   constraint daily_metrics_orders_not_negative check (orders >= 0),
@@ -25,6 +26,17 @@ create table public.daily_metrics (
 
 comment on table public.daily_metrics is
 'Per user and day: revenue, orders, new customers and leads, quiz completions, pin impressions and clicks.';
+
+comment on column public.daily_metrics.revenue is
+'Totals of the orders placed that day (shop time zone) that stand: net of refunds, since a refunded, '
+'cancelled or voided order counts nothing (a partial refund''s amount is not held: such an order counts '
+'its whole total). Rolled up by 26_daily_metrics_rollup.sql.';
+
+comment on column public.daily_metrics.orders is
+'Orders placed that day (shop time zone) that stand (not cancelled, voided or refunded).';
+
+comment on column public.daily_metrics.new_customers is
+'Customers whose first standing order was placed that day (shop time zone).';
 
 create trigger daily_metrics_set_updated_at
 before update on public.daily_metrics

@@ -10,11 +10,20 @@ create table public.shopify_shops (
   shop_domain text primary key
   constraint shopify_shops_domain_format check (shop_domain ~ '^[a-z0-9][a-z0-9-]*\.myshopify\.com$'),
   user_id uuid not null references auth.users (id) on delete cascade,
-  connected_at timestamptz not null default now()
+  connected_at timestamptz not null default now(),
+  -- Shopify's shop.ianaTimezone, read at install (set_shopify_shop_time_zone); null: not known
+  -- (a shop connected before it was read, or a zone this Postgres does not know): days are UTC.
+  iana_timezone text
+  constraint shopify_shops_iana_timezone_shape check (
+    iana_timezone ~ '^[A-Za-z][A-Za-z0-9_+/-]{0,63}$'
+  )
 );
 
 comment on table public.shopify_shops is
 'Which user a shop belongs to. Outlives a disconnect: shop/redact arrives 48 hours after an uninstall.';
+
+comment on column public.shopify_shops.iana_timezone is
+'The shop''s IANA time zone (Shopify''s shop.ianaTimezone); daily_metrics count days in it. Null: UTC.';
 
 create index shopify_shops_user_id_idx on public.shopify_shops (user_id);
 
@@ -99,3 +108,61 @@ comment on function public.claim_shopify_shop(uuid, text) is
 
 revoke all on function public.claim_shopify_shop(uuid, text) from public, anon, authenticated;
 grant execute on function public.claim_shopify_shop(uuid, text) to service_role;
+
+-- The shop's time zone, for daily_metrics' days (26_daily_metrics_rollup.sql).
+
+create function public.shopify_shops_sync_time_zone()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  -- Not on delete: shops are deleted with their user (cascade), whose rows go too.
+  if tg_op = 'UPDATE' and new.user_id <> old.user_id then
+    perform public.sync_daily_metrics_time_zone(old.user_id);
+  end if;
+  perform public.sync_daily_metrics_time_zone(new.user_id);
+  return null;
+end
+$$;
+
+comment on function public.shopify_shops_sync_time_zone() is
+'Trigger of shopify_shops: a shop claimed, moved or given its time zone may change the zone '
+'its users'' days are counted in.';
+
+revoke all on function public.shopify_shops_sync_time_zone() from public, anon, authenticated;
+
+create trigger shopify_shops_sync_time_zone
+after insert or update of user_id, connected_at, iana_timezone on public.shopify_shops
+for each row execute function public.shopify_shops_sync_time_zone();
+
+create function public.set_shopify_shop_time_zone(p_shop_domain text, p_time_zone text)
+returns text
+language plpgsql
+set search_path = ''
+as $$
+declare
+  known text;
+begin
+  -- A zone this Postgres does not know (or none) is stored as null: its days are counted in UTC.
+  select t.name into known
+  from pg_catalog.pg_timezone_names as t
+  where
+    t.name = p_time_zone
+    and p_time_zone ~ '^[A-Za-z][A-Za-z0-9_+/-]{0,63}$';
+  update public.shopify_shops as s
+  set iana_timezone = known
+  where s.shop_domain = pg_catalog.lower(p_shop_domain);
+  if not found then
+    raise exception 'set_shopify_shop_time_zone: no shop %', p_shop_domain using errcode = 'P0002';
+  end if;
+  return known;
+end
+$$;
+
+comment on function public.set_shopify_shop_time_zone(text, text) is
+'Records a shop''s IANA time zone (Shopify''s shop.ianaTimezone); a zone Postgres does not know is '
+'stored as null (UTC). Returns what was stored. P0002 for an unknown shop. Service only.';
+
+revoke all on function public.set_shopify_shop_time_zone(text, text) from public, anon, authenticated;
+grant execute on function public.set_shopify_shop_time_zone(text, text) to service_role;

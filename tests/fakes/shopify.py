@@ -7,6 +7,7 @@ subscriptions per shop, and it can be told to fail the next calls in the ways Sh
 """
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import secrets
@@ -33,6 +34,10 @@ class FakeShop:
     domain: str
     name: str
     webhooks: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Products and customers by gid (the Admin API's products and customers, issue 14).
+    products: dict[str, dict[str, Any]] = field(default_factory=dict)
+    customers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    iana_timezone: str = "America/New_York"
 
 
 @dataclass
@@ -183,6 +188,9 @@ class FakeShopify:
                 return jsonify(INVALID_TOKEN_BODY), 401
             payload = request.get_json(silent=True) or {}
             query, variables = str(payload.get("query", "")), payload.get("variables") or {}
+            answered = self._products_and_customers(shop, query, variables)
+            if answered is not None:
+                return answered
             operation = next((name for name in ("webhookSubscriptionCreate", "webhookSubscriptionDelete",
                                                 "webhookSubscriptions", "shop") if name in query), "unknown")
             self.requests.append({"op": operation, "shop": shop, "version": version, "variables": variables})
@@ -196,7 +204,7 @@ class FakeShopify:
             if operation == "shop":
                 return jsonify({"data": {"shop": {"id": "gid://shopify/Shop/1", "name": store.name,
                                                   "email": "owner@example.com", "myshopifyDomain": shop,
-                                                  "currencyCode": "USD", "ianaTimezone": "America/New_York"}}})
+                                                  "currencyCode": "USD", "ianaTimezone": store.iana_timezone}}})
             if operation == "webhookSubscriptionCreate":
                 if failure == "user_errors":
                     return jsonify({"data": {"webhookSubscriptionCreate": {
@@ -233,3 +241,98 @@ class FakeShopify:
             return jsonify({"errors": [{"message": "Field doesn't exist", "extensions": {"code": "undefinedField"}}]})
 
         return app
+
+    # -- products and customers ---------------------------------------------------------------
+    # productCreate(product: ProductCreateInput!) / productUpdate(product: ProductUpdateInput!)
+    # answer {product, userErrors}; a blank title, a taken handle or an unknown product id is a
+    # userError; a field the input type does not define is a GraphQL error (top-level `errors`).
+    # customer(id:) answers null for an unknown id; customers(query:, first:, after:) pages with
+    # opaque cursors, `first` at most 250. fail_next("productCreate", "user_errors") forces a refusal.
+
+    PRODUCT_INPUT_FIELDS = {"title", "descriptionHtml", "vendor", "productType", "handle", "tags", "status"}
+
+    def add_customer(self, shop: str, number: int, *, first_name: str, last_name: str, email: str,
+                     orders: int = 0, spent: str = "0.0", tags: tuple[str, ...] = ()) -> str:
+        gid = f"gid://shopify/Customer/{number}"
+        self.shops[shop].customers[gid] = {
+            "id": gid, "firstName": first_name, "lastName": last_name,
+            "defaultEmailAddress": {"emailAddress": email}, "numberOfOrders": str(orders),
+            "amountSpent": {"amount": spent, "currencyCode": "USD"}, "tags": list(tags),
+            "createdAt": "2026-01-05T10:00:00Z", "updatedAt": "2026-11-01T10:00:00Z"}
+        return gid
+
+    def _products_and_customers(self, shop: str, query: str, variables: dict[str, Any]) -> Any:
+        operation = next((name for name in ("productCreate", "productUpdate", "customers(", "customer(")
+                          if name in query), None)
+        if operation is None:
+            return None
+        operation = operation.rstrip("(")
+        self.requests.append({"op": operation, "shop": shop, "variables": variables})
+        failure = self._take_failure(operation)
+        if failure == "throttled":
+            return jsonify({"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]})
+        if isinstance(failure, int):
+            return jsonify({"errors": "Internal error"}), failure
+        store = self.shops[shop]
+        with self.lock:
+            if operation in ("productCreate", "productUpdate"):
+                return jsonify(self._product_mutation(store, operation, variables.get("product"), failure))
+            if operation == "customer":
+                return jsonify({"data": {"customer": store.customers.get(str(variables.get("id")))}})
+            return jsonify(self._customer_search(store, variables))
+
+    def _product_mutation(self, store: FakeShop, operation: str, product: Any, failure: Any) -> dict[str, Any]:
+        def refused(field_name: str, message: str) -> dict[str, Any]:
+            return {"data": {operation: {"product": None, "userErrors": [
+                {"field": ["product", field_name], "message": message}]}}}
+
+        if not isinstance(product, dict):
+            return {"errors": [{"message": "Variable $product of type was provided invalid value",
+                                "extensions": {"code": "INVALID_VARIABLE"}}]}
+        unknown = set(product) - self.PRODUCT_INPUT_FIELDS - ({"id"} if operation == "productUpdate" else set())
+        if unknown:
+            return {"errors": [{"message": f"Field is not defined on the input: {sorted(unknown)}",
+                                "extensions": {"code": "INVALID_VARIABLE"}}]}
+        if failure == "user_errors":
+            return refused("title", "Title is not allowed here")
+        if "title" in product and not str(product["title"] or "").strip():
+            return refused("title", "Title can't be blank")
+        if operation == "productUpdate":
+            current = store.products.get(str(product.get("id")))
+            if current is None:
+                return refused("id", "Product does not exist")
+        else:
+            gid = f"gid://shopify/Product/{next(self._ids)}"
+            current = {"id": gid, "status": "ACTIVE", "handle": None}
+        handle = product.get("handle")
+        if handle and any(p["handle"] == handle and p["id"] != current["id"] for p in store.products.values()):
+            return refused("handle", "Handle has already been taken")
+        current.update({k: v for k, v in product.items() if k != "id"})
+        if not current.get("handle"):
+            current["handle"] = "-".join(str(current["title"]).lower().split())
+        store.products[current["id"]] = current
+        return {"data": {operation: {"product": {k: current.get(k) for k in ("id", "title", "handle", "status")},
+                                     "userErrors": []}}}
+
+    @staticmethod
+    def _customer_search(store: FakeShop, variables: dict[str, Any]) -> dict[str, Any]:
+        first = int(variables.get("first") or 0)
+        if not 1 <= first <= 250:
+            return {"errors": [{"message": "The first argument must be between 1 and 250",
+                                "extensions": {"code": "BAD_REQUEST"}}]}
+        term = str(variables.get("query") or "").strip().lower()
+
+        def matches(customer: dict[str, Any]) -> bool:
+            email = customer["defaultEmailAddress"]["emailAddress"].lower()
+            if term.startswith("email:"):
+                return email == term.removeprefix("email:")
+            words = " ".join([customer["firstName"], customer["lastName"], email]).lower()
+            return all(part in words for part in term.split())
+
+        found = sorted((c for c in store.customers.values() if matches(c)), key=lambda c: c["id"])
+        after = variables.get("after")
+        start = int(base64.urlsafe_b64decode(str(after)).decode().removeprefix("at:")) if after else 0
+        page = found[start:start + first]
+        has_next = start + first < len(found)
+        cursor = base64.urlsafe_b64encode(f"at:{start + first}".encode()).decode() if has_next else None
+        return {"data": {"customers": {"nodes": page, "pageInfo": {"hasNextPage": has_next, "endCursor": cursor}}}}

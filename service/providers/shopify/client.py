@@ -121,6 +121,29 @@ query ListWebhooks($after: String) {
 }"""
 
 
+# Products and customers. Customer.email is deprecated for defaultEmailAddress in recent versions;
+# numberOfOrders is an UnsignedInt64 (a string in JSON).
+PRODUCT_FIELDS = "id title handle status"
+CREATE_PRODUCT = f"""
+mutation CreateProduct($product: ProductCreateInput!) {{
+  productCreate(product: $product) {{ product {{ {PRODUCT_FIELDS} }} userErrors {{ field message }} }}
+}}"""
+UPDATE_PRODUCT = f"""
+mutation UpdateProduct($product: ProductUpdateInput!) {{
+  productUpdate(product: $product) {{ product {{ {PRODUCT_FIELDS} }} userErrors {{ field message }} }}
+}}"""
+CUSTOMER_FIELDS = ("id firstName lastName defaultEmailAddress { emailAddress } numberOfOrders"
+                   " amountSpent { amount currencyCode } tags createdAt updatedAt")
+GET_CUSTOMER = f"query GetCustomer($id: ID!) {{ customer(id: $id) {{ {CUSTOMER_FIELDS} }} }}"
+SEARCH_CUSTOMERS = f"""
+query SearchCustomers($query: String!, $first: Int!, $after: String) {{
+  customers(query: $query, first: $first, after: $after) {{
+    nodes {{ {CUSTOMER_FIELDS} }}
+    pageInfo {{ hasNextPage endCursor }}
+  }}
+}}"""
+
+
 class ShopifyClient:
     def __init__(self, *, client_id: str, client_secret: str, api_version: str, base_url_template: str,
                  timeout: float, session: requests.Session | None = None) -> None:
@@ -224,6 +247,89 @@ class ShopifyClient:
             if cursor is None:
                 return
         raise ProviderUnavailable(NAME, f"more than {MAX_WEBHOOK_PAGES} pages of webhook subscriptions")
+
+
+    # -- products and customers (issue 14, item 5) ----------------------------------------------
+
+    def create_product(self, shop: str, access_token: str, product: Mapping[str, Any]) -> dict[str, Any]:
+        """`productCreate(product: ProductCreateInput!)`: the created product's id, title, handle and
+        status. userErrors are ProviderRejected (asking again gets the same answer)."""
+        data = self.graphql(shop, access_token, CREATE_PRODUCT, {"product": dict(product)})
+        return _product_of(data, "productCreate")
+
+    def update_product(self, shop: str, access_token: str, product: Mapping[str, Any]) -> dict[str, Any]:
+        """`productUpdate(product: ProductUpdateInput!)` (the input carries the product's `id`)."""
+        data = self.graphql(shop, access_token, UPDATE_PRODUCT, {"product": dict(product)})
+        return _product_of(data, "productUpdate")
+
+    def customer(self, shop: str, access_token: str, customer_gid: str) -> dict[str, Any] | None:
+        """`customer(id:)`: the customer, or None when the shop has none with that id."""
+        data = self.graphql(shop, access_token, GET_CUSTOMER, {"id": customer_gid})
+        node = data.get("customer")
+        if node is None:
+            return None
+        return _customer_of(node)
+
+    def search_customers(self, shop: str, access_token: str, query: str, *, first: int,
+                         after: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of `customers(query:)`: the customers and the cursor of the next page (None on
+        the last). Shopify's search syntax; `first` is at most 250."""
+        data = self.graphql(shop, access_token, SEARCH_CUSTOMERS, {"query": query, "first": first, "after": after})
+        connection = data.get("customers")
+        if not isinstance(connection, dict) or not isinstance(connection.get("nodes"), list):
+            raise ProviderUnavailable(NAME, "customers answered without a connection")
+        customers = [_customer_of(node) for node in connection["nodes"]]
+        page_info = connection.get("pageInfo")
+        if not isinstance(page_info, dict):
+            raise ProviderUnavailable(NAME, "a customers page without pageInfo")
+        cursor = page_info.get("endCursor") if page_info.get("hasNextPage") else None
+        if page_info.get("hasNextPage") and (not isinstance(cursor, str) or not cursor or cursor == after):
+            raise ProviderUnavailable(NAME, "the customers pagination does not progress")
+        return customers, cursor
+
+
+def _user_error_text(errors: list[Any]) -> str:
+    parts = []
+    for error in errors:
+        if isinstance(error, dict):
+            field = error.get("field")
+            where = ".".join(str(f) for f in field) if isinstance(field, list) else ""
+            parts.append(f"{where}: {error.get('message', '')}" if where else str(error.get("message", "")))
+    return "; ".join(parts) or "refused"
+
+
+def _product_of(data: Mapping[str, Any], mutation: str) -> dict[str, Any]:
+    payload = data.get(mutation)
+    if not isinstance(payload, dict):
+        raise ProviderUnavailable(NAME, f"{mutation} answered without a payload")
+    user_errors = payload.get("userErrors") or []
+    if user_errors:
+        # The shop refused the product itself (a blank title, an unknown id, a taken handle): the
+        # same request gets the same answer, so the item fails now, with Shopify's words.
+        raise ProviderRejected(NAME, f"{mutation}: {_user_error_text(user_errors)}")
+    product = payload.get("product")
+    if not isinstance(product, dict) or not isinstance(product.get("id"), str) or not product["id"]:
+        raise ProviderUnavailable(NAME, f"{mutation} answered without a product")
+    return {key: product.get(key) for key in ("id", "title", "handle", "status")}
+
+
+def _customer_of(node: Any) -> dict[str, Any]:
+    if not isinstance(node, dict) or not isinstance(node.get("id"), str):
+        raise ProviderUnavailable(NAME, "a customer without an id")
+    email = node.get("defaultEmailAddress")
+    spent = node.get("amountSpent")
+    return {
+        "id": node["id"],
+        "first_name": node.get("firstName"),
+        "last_name": node.get("lastName"),
+        "email": email.get("emailAddress") if isinstance(email, dict) else None,
+        "number_of_orders": int(node.get("numberOfOrders") or 0),
+        "amount_spent": spent.get("amount") if isinstance(spent, dict) else None,
+        "currency": spent.get("currencyCode") if isinstance(spent, dict) else None,
+        "tags": [str(t) for t in node.get("tags") or []],
+        "created_at": node.get("createdAt"),
+        "updated_at": node.get("updatedAt"),
+    }
 
 
 def _webhook_nodes(connection: Mapping[str, Any]) -> Iterator[dict[str, str]]:

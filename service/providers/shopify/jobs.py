@@ -15,6 +15,7 @@ from ...integrations import records, tokens
 from ...queue.enqueue import enqueue
 from ...queue.maintenance import prune
 from ...queue.registry import Job, Registry, WorkerContext
+from . import admin
 from .client import NAME, topic_enum
 from .oauth import client, refresher
 
@@ -145,3 +146,7 @@ def register(registry: Registry, settings: Settings) -> None:
     registry.handler("shopify.disconnect_cleanup", disconnect_cleanup)
     registry.handler("shopify.process_webhook", process_webhook)
     registry.periodic("shopify.prune_webhook_events", PRUNE_EVERY_SECONDS, prune_handled_deliveries)
+    # Products and the shop's time zone (issue 14; service/providers/shopify/admin.py).
+    registry.handler(admin.CREATE_PRODUCT, admin.run_create_product)
+    registry.handler(admin.UPDATE_PRODUCT, admin.run_update_product)
+    registry.handler(admin.SYNC_SHOP_TIME_ZONE, admin.run_sync_shop_time_zone)

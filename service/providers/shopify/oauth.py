@@ -243,6 +243,12 @@ def _connect(user_id: str, shop: str, code: str) -> tuple[str, str] | None:
             records.mark_connected(conn, user_id, NAME, metadata=metadata,
                                    credentials=connected.as_credentials(), token_expires_at=grant.expires_at)
             conn.execute("select public.claim_shopify_shop(%s, %s)", [user_id, shop])
+            # The shop's days (daily_metrics) are counted in its own zone; unknown here: UTC.
+            zone = info.get("ianaTimezone")
+            stored = conn.execute("select public.set_shopify_shop_time_zone(%s, %s) as zone",
+                                  [shop, zone if isinstance(zone, str) else None]).fetchone()
+            if stored is None or stored["zone"] is None:
+                log.warning("Shopify shop %s: time zone %r unknown here; its days are counted in UTC", shop, zone)
             enqueue(conn, user_id, "shopify.register_webhooks", {"shop": shop})
     except psycopg.errors.ObjectNotInPrerequisiteState:  # another account connected it meanwhile
         return "shop_in_use", "that shop is connected to another account"
