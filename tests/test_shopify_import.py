@@ -259,3 +259,51 @@ def test_products_and_collections_kept_in_sync_by_webhooks(shop_client, fake, co
     assert len(rows) == 20 and "502" not in rows
     assert rows["501"]["title"] == "Print 1, reframed" and rows["501"]["variant_count"] == 1
     assert rows["500"]["collections"] == "Wall posters" and rows["500"]["min_price"] == 19.99
+
+
+def test_the_wizards_import_step_starts_the_import_and_completes_with_it(shop_settings, db, fake, database_url):
+    from urllib.parse import parse_qsl, urlsplit
+
+    from .support.console import console_app, post_form, sign_in_locally
+
+    make_shop_data(fake.shops[SHOP], orders=40, customers=8, products=2)
+    browser = console_app(shop_settings, db).test_client()
+    sign_in_locally(browser, "importer@haven.local")
+    page = "/console/setup?step=import"
+    assert "Connect Shopify first" in browser.get(page).get_data(as_text=True)
+    started = post_form(browser, "/console/setup", "/console/setup/shopify/install", {"shop": SHOP})
+    state = dict(parse_qsl(urlsplit(started.headers["Location"]).query))["state"]
+    callback = urlsplit(fake.approve(SHOP, state, "http://hub.test/api/integrations/shopify/callback"))
+    browser.get(f"{callback.path}?{callback.query}")
+    run_queued(shop_settings, db)  # webhook registration
+
+    assert "Start the import" in browser.get(page).get_data(as_text=True)
+    response = post_form(browser, page, "/console/setup/import/shopify/start")
+    assert response.status_code == 303 and response.headers["Location"] == page
+    run_queued(shop_settings, db)
+    html = browser.get(page).get_data(as_text=True)
+    assert "<strong>running</strong>" in html and "Start the import" not in html
+    finish_and_deliver(browser, fake, shop_settings, db)
+    html = browser.get(page).get_data(as_text=True)
+    assert "<strong>completed</strong>" in html and "Import again" in html
+    assert sql(database_url, "select s.setup_progress->>'import', (select count(*) from public.customer_orders)"
+                             " from public.user_settings s join auth.users u on u.id = s.user_id"
+                             " where u.email = 'importer@haven.local'") == [("completed", 40)]
+
+
+def test_an_uninstall_during_the_import_fails_it_and_polling_stops(shop_client, fake, connected, shop_settings, db,
+                                                                   database_url, shop_data):
+    start(shop_client, connected)
+    run_queued(shop_settings, db)
+    deliver(shop_client, fake, "app/uninstalled", {"id": 1, "domain": SHOP})
+    run_queued(shop_settings, db)
+    finish_and_deliver(shop_client, fake, shop_settings, db)  # the finish webhooks are ignored now
+    assert status(shop_client, connected)["status"] == "running"
+    context = worker_context(replace(shop_settings, shopify_import_poll_seconds=0), db)
+    poll_imports(context)  # the poller's check finds the shop gone
+    run_queued(shop_settings, db)
+    latest = status(shop_client, connected)
+    assert latest["status"] == "failed" and "disconnected" in latest["error"]
+    assert sql(database_url, "select count(*) from public.customer_orders")[0][0] == 0
+    poll_imports(context)  # and polls no more
+    assert not [r for r in run_queued(shop_settings, db) if r.operation_type == "shopify.import_check"]

@@ -171,8 +171,63 @@ from public, anon, authenticated;
 grant execute on function public.upsert_shopify_customers(uuid, text, public.shopify_customer_input[])
 to service_role;
 
+create function public.refresh_shopify_customer_totals(p_user_id uuid, p_customer_ids uuid[])
+returns bigint
+language plpgsql
+set search_path = ''
+as $$
+declare
+  written bigint;
+begin
+  -- Totals from the orders held (not cancelled, voided or refunded); unchanged ones are not rewritten.
+  update public.customers as c
+  set
+    order_count = s.order_count,
+    total_spent = s.total_spent,
+    first_order_at = s.first_order_at,
+    last_order_at = s.last_order_at
+  from (
+    -- Per customer, its orders through the (user_id, customer_id) index (LATERAL): during an import
+    -- the statistics are stale, and a plan that scans the user's orders per customer is quadratic.
+    select
+      t.id,
+      a.order_count,
+      a.total_spent,
+      a.first_order_at,
+      a.last_order_at
+    from (select distinct u.id from pg_catalog.unnest(p_customer_ids) as u (id)) as t
+    cross join lateral (
+      select
+        pg_catalog.count(*)::integer as order_count,
+        coalesce(pg_catalog.sum(o.total), 0) as total_spent,
+        pg_catalog.min(o.created_at) as first_order_at,
+        pg_catalog.max(o.created_at) as last_order_at
+      from public.customer_orders as o
+      where
+        o.user_id = p_user_id
+        and o.customer_id = t.id
+        and o.status not in ('cancelled', 'voided', 'refunded')
+    ) as a
+  ) as s
+  where
+    c.user_id = p_user_id
+    and c.id = s.id
+    and (c.order_count, c.total_spent, c.first_order_at, c.last_order_at)
+    is distinct from (s.order_count, s.total_spent, s.first_order_at, s.last_order_at);
+  get diagnostics written = row_count;
+  return written;
+end
+$$;
+
+comment on function public.refresh_shopify_customer_totals(uuid, uuid[]) is
+'Recomputes the order count, spend and first/last order of the given customers from the orders held '
+'(not cancelled/voided/refunded), in one statement; rows whose totals are unchanged are not written.';
+
+revoke all on function public.refresh_shopify_customer_totals(uuid, uuid[]) from public, anon, authenticated;
+grant execute on function public.refresh_shopify_customer_totals(uuid, uuid[]) to service_role;
+
 create function public.upsert_shopify_orders(
-  p_user_id uuid, p_shop_domain text, p_orders public.shopify_order_input[]
+  p_user_id uuid, p_shop_domain text, p_orders public.shopify_order_input[], p_refresh_totals boolean default true
 )
 returns bigint
 language plpgsql
@@ -198,23 +253,25 @@ begin
   order by i.shopify_customer_id asc, i.shopify_updated_at desc nulls last
   on conflict on constraint customers_user_id_shopify_customer_id_key do nothing;
 
+  -- The lookups are LATERAL with LIMIT, one index probe per input row: during an import the tables
+  -- grow faster than their statistics, and a hash join would read every row the user has, per batch.
   with input as (
     select distinct on (i.shopify_order_id)
       i.*,
-      c.id as customer_row_id
+      c.id as customer_row_id,
+      o.customer_id as previous_customer_id
     from pg_catalog.unnest(p_orders) as i
-    left join public.customers as c
-      on c.user_id = p_user_id and i.shopify_customer_id = c.shopify_customer_id
+    left join lateral (
+      select x.id from public.customers as x
+      where x.user_id = p_user_id and x.shopify_customer_id = i.shopify_customer_id
+      limit 1  -- keeps the subquery a subquery (the planner would turn it into a hash join)
+    ) as c on true
+    left join lateral (
+      select y.customer_id from public.customer_orders as y
+      where y.user_id = p_user_id and y.shopify_order_id = i.shopify_order_id
+      limit 1
+    ) as o on true
     order by i.shopify_order_id asc, i.shopify_updated_at desc nulls last
-  ),
-
-  previous as (
-    select
-      o.shopify_order_id,
-      o.customer_id
-    from public.customer_orders as o
-    inner join input as i on o.shopify_order_id = i.shopify_order_id
-    where o.user_id = p_user_id and o.customer_id is not null
   ),
 
   written_rows as (
@@ -259,9 +316,15 @@ begin
   ),
 
   customers_touched as (
-    select w.customer_id from written_rows as w where w.customer_id is not null
+    -- Who gained or changed an order (skipped when the caller refreshes them itself), and who lost one.
+    select w.customer_id from written_rows as w where p_refresh_totals and w.customer_id is not null
     union
-    select p.customer_id from previous as p inner join written_rows as w on p.shopify_order_id = w.shopify_order_id
+    select i.previous_customer_id
+    from input as i
+    inner join written_rows as w on i.shopify_order_id = w.shopify_order_id
+    where
+      i.previous_customer_id is not null
+      and (i.previous_customer_id is distinct from w.customer_id or p_refresh_totals)
   )
 
   select
@@ -269,46 +332,24 @@ begin
     (select pg_catalog.array_agg(t.customer_id) from customers_touched as t)
   into written, touched;
 
-  -- Totals of every customer who gained or lost an order, from the orders now held (a second
-  -- statement: it must see this one's writes). Unchanged totals are not rewritten.
-  update public.customers as c
-  set
-    order_count = s.order_count,
-    total_spent = s.total_spent,
-    first_order_at = s.first_order_at,
-    last_order_at = s.last_order_at
-  from (
-    select
-      t.id,
-      pg_catalog.count(o.id)::integer as order_count,
-      coalesce(pg_catalog.sum(o.total), 0) as total_spent,
-      pg_catalog.min(o.created_at) as first_order_at,
-      pg_catalog.max(o.created_at) as last_order_at
-    from pg_catalog.unnest(touched) as t (id)
-    left join public.customer_orders as o
-      on
-        o.user_id = p_user_id
-        and t.id = o.customer_id
-        and o.status not in ('cancelled', 'voided', 'refunded')
-    group by t.id
-  ) as s
-  where
-    c.user_id = p_user_id
-    and c.id = s.id
-    and (c.order_count, c.total_spent, c.first_order_at, c.last_order_at)
-    is distinct from (s.order_count, s.total_spent, s.first_order_at, s.last_order_at);
+  -- Their totals, from the orders now held (a second statement: it must see this one's writes).
+  -- The import refreshes the customers of its orders once at its end instead (p_refresh_totals).
+  if touched is not null then
+    perform public.refresh_shopify_customer_totals(p_user_id, touched);
+  end if;
   return written;
 end
 $$;
 
-comment on function public.upsert_shopify_orders(uuid, text, public.shopify_order_input[]) is
+comment on function public.upsert_shopify_orders(uuid, text, public.shopify_order_input[], boolean) is
 'Upserts orders (webhook or import) under the webhook rule: never back to an older updated_at, an '
 'identical row is not rewritten; links (creating if needed) each order''s customer and recomputes '
-'the totals of customers whose orders changed. Stamps the shop when given. Returns the orders written.';
+'the totals of customers whose orders changed (unless p_refresh_totals is false: the import refreshes '
+'once at its end). Stamps the shop when given. Returns the orders written.';
 
-revoke all on function public.upsert_shopify_orders(uuid, text, public.shopify_order_input[])
+revoke all on function public.upsert_shopify_orders(uuid, text, public.shopify_order_input[], boolean)
 from public, anon, authenticated;
-grant execute on function public.upsert_shopify_orders(uuid, text, public.shopify_order_input[])
+grant execute on function public.upsert_shopify_orders(uuid, text, public.shopify_order_input[], boolean)
 to service_role;
 
 create function public.upsert_shopify_customer(p_user_id uuid, p_customer jsonb)

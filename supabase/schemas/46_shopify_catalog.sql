@@ -269,12 +269,17 @@ begin
   -- The variants of every product the input did not find older than the stored row: written where
   -- they differ, and those the product no longer has deleted.
   with fresh as (
+    -- One index probe per input product (LATERAL): the table may have outgrown its statistics.
     select distinct
       p.id,
       p.shopify_product_id
     from pg_catalog.unnest(p_products) as i
-    inner join public.shopify_products as p
-      on p.user_id = p_user_id and i.shopify_product_id = p.shopify_product_id
+    inner join lateral (
+      select x.id, x.shopify_product_id, x.shopify_updated_at
+      from public.shopify_products as x
+      where x.user_id = p_user_id and x.shopify_product_id = i.shopify_product_id
+      limit 1  -- keeps the subquery a subquery (the planner would turn it into a hash join)
+    ) as p on true
     where
       p.shopify_updated_at is null
       or i.shopify_updated_at is null

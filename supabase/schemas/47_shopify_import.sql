@@ -411,6 +411,11 @@ begin
     where
       b.status in ('created', 'running', 'completed')
       and b.checked_at <= pg_catalog.now() - p_older_than
+      -- An operation of an import that ended (failed, redacted) is nobody's business any more.
+      and exists (
+        select from public.shopify_imports as si
+        where si.user_id = b.user_id and si.id = b.import_id and si.status = 'running'
+      )
       and not exists (
         select from public.retry_queue as q
         where
@@ -430,8 +435,8 @@ end
 $$;
 
 comment on function public.queue_shopify_bulk_checks(interval) is
-'Queues shopify.import_check for every bulk operation in flight not checked within p_older_than '
-'(and without a check waiting); returns how many.';
+'Queues shopify.import_check for every bulk operation in flight of a running import not checked '
+'within p_older_than (and without a check waiting); returns how many.';
 
 revoke all on function public.queue_shopify_bulk_checks(interval) from public, anon, authenticated;
 grant execute on function public.queue_shopify_bulk_checks(interval) to service_role;
@@ -499,12 +504,18 @@ begin
           when s.doc ->> 'cancelledAt' is not null then 'cancelled'
           else coalesce(pg_catalog.lower(nullif(s.doc ->> 'displayFinancialStatus', '')), 'pending')
         end,
-        public.shopify_attribution_channel(
-          s.doc -> 'customerJourneySummary' -> 'firstVisit' ->> 'landingPage', s.doc ->> 'sourceName'
-        ),
-        nullif(pg_catalog.array_to_string(
-          array(select pg_catalog.jsonb_array_elements_text(coalesce(s.doc -> 'discountCodes', '[]'))), ','
-        ), ''),
+        -- The function only where there is a landing page to read (a call costs more than the rest of
+        -- the row); without one it is the source name, as the function would say.
+        case
+          when s.doc #>> '{customerJourneySummary,firstVisit,landingPage}' is not null
+            then public.shopify_attribution_channel(
+              s.doc #>> '{customerJourneySummary,firstVisit,landingPage}', s.doc ->> 'sourceName'
+            )
+          else nullif(s.doc ->> 'sourceName', '')
+        end,
+        case when pg_catalog.jsonb_array_length(coalesce(s.doc -> 'discountCodes', '[]')) > 0 then
+          pg_catalog.array_to_string(array(select pg_catalog.jsonb_array_elements_text(s.doc -> 'discountCodes')), ',')
+        end,
         (s.doc ->> 'updatedAt')::timestamptz,
         (s.doc ->> 'createdAt')::timestamptz
       )::public.shopify_order_input as r
@@ -605,7 +616,7 @@ begin
     elsif p_kind = 'orders' then
       written := written + public.upsert_shopify_orders(p_user_id, p_shop_domain, array(
         select p.r from pg_temp.shopify_import_parents as p where p.n > from_n and p.n <= from_n + p_batch
-      ));
+      ), false);
     elsif p_kind = 'products' then
       written := written + public.upsert_shopify_products(p_user_id, p_shop_domain, array(
         select p.r from pg_temp.shopify_import_parents as p where p.n > from_n and p.n <= from_n + p_batch
@@ -621,6 +632,20 @@ begin
     end if;
     from_n := from_n + p_batch;
   end loop;
+  if p_kind = 'orders' then
+    -- A customer's orders may be spread over every batch: their totals are computed once, here.
+    perform public.refresh_shopify_customer_totals(p_user_id, array(
+      select c.id
+      from (select distinct (p.r).shopify_customer_id as customer_key from pg_temp.shopify_import_parents as p) as k
+      -- One unique-index probe per customer (LATERAL with LIMIT stays a subquery): the statistics of
+      -- customers are stale by now, and a plan that scans them per order is quadratic.
+      cross join lateral (
+        select x.id from public.customers as x
+        where x.user_id = p_user_id and x.shopify_customer_id = k.customer_key
+        limit 1
+      ) as c
+    ));
+  end if;
   drop table pg_temp.shopify_import_parents;
   if p_kind in ('products', 'collections') then
     drop table pg_temp.shopify_import_children;

@@ -181,11 +181,17 @@ def import_check(job: Job) -> None:
     operation_id = str(job.payload["operation_id"])
     with db.as_service() as conn:
         row = conn.execute(
-            "select b.kind, b.status, b.shopify_bulk_operation_id as gid, si.shop_domain, si.status as import_status"
+            "select b.kind, b.status, b.shopify_bulk_operation_id as gid, b.import_id::text, si.shop_domain,"
+            " si.status as import_status, i.status as connection, i.metadata ->> 'shop_domain' as held"
             " from public.shopify_bulk_operations as b join public.shopify_imports as si"
-            " on si.user_id = b.user_id and si.id = b.import_id where b.user_id = %s and b.id = %s",
-            [job.user_id, operation_id]).fetchone()
+            " on si.user_id = b.user_id and si.id = b.import_id"
+            " left join public.integrations as i on i.user_id = b.user_id and i.provider = 'shopify'"
+            " where b.user_id = %s and b.id = %s", [job.user_id, operation_id]).fetchone()
     if row is None or row["status"] not in IN_FLIGHT or row["import_status"] != "running":
+        return
+    if row["connection"] != "connected" or row["held"] != row["shop_domain"]:
+        # Uninstalled or switched shops meanwhile: no token reads this shop any more.
+        _fail_import(db, job.user_id, row["import_id"], "the shop was disconnected during the import")
         return
     shopify = client(settings)
     try:
