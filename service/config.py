@@ -160,6 +160,9 @@ class Settings:
     shopify_refresh_window_seconds: int = field(default=600, metadata={"env": "SHOPIFY_REFRESH_WINDOW_SECONDS"})
     # Handled webhook deliveries are kept this long (at least 1: Shopify redelivers for 4 hours).
     shopify_keep_webhook_days: int = field(default=30, metadata={"env": "HAVEN_SHOPIFY_KEEP_WEBHOOK_DAYS"})
+    # The import learns a bulk operation finished from its webhook; failing that, it asks Shopify
+    # about every operation in flight not checked for this long.
+    shopify_import_poll_seconds: float = field(default=60.0, metadata={"env": "HAVEN_SHOPIFY_IMPORT_POLL_SECONDS"})
 
     # Pinterest (issue 7).
     pinterest_client_id: str | None = field(default=None, metadata={"env": "PINTEREST_CLIENT_ID"})

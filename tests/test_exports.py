@@ -81,6 +81,21 @@ def seed_everything(database_url: str, user_id: str, *, at: datetime) -> None:
                     "insert into public.assets (user_id, quote_id, format, status, quality_score, url, created_at)"
                     " values (%s, %s, %s, %s, %s, %s, %s)",
                     [user_id, quote, fmt, text or "ready", Decimal("0.875"), value, when])
+            product = conn.execute(
+                "insert into public.shopify_products (user_id, shopify_product_id, title, handle, status, vendor,"
+                " product_type, tags, created_at) values (%s, %s, %s, %s, %s, %s, %s, %s, %s) returning id",
+                [user_id, f"sp-{i}", text, value, "active", value, text, [text, "x"] if i % 2 else [], when]
+            ).fetchone()[0]
+            for v in range(i % 3):
+                conn.execute(
+                    "insert into public.shopify_product_variants (user_id, product_id, shopify_variant_id, title,"
+                    " price, inventory_quantity) values (%s, %s, %s, %s, %s, %s)",
+                    [user_id, product, f"sv-{i}-{v}", text, Decimal("19.99") + v, v - 1])
+            if i % 4 == 0:
+                conn.execute("insert into public.shopify_collections (user_id, shopify_collection_id, title)"
+                             " values (%s, %s, %s)", [user_id, f"scol-{i}", text])
+                conn.execute("insert into public.shopify_collection_products (user_id, shopify_collection_id,"
+                             " shopify_product_id) values (%s, %s, %s)", [user_id, f"scol-{i}", f"sp-{i}"])
             conn.execute(
                 "insert into public.daily_metrics (user_id, date, revenue, orders, new_customers, new_leads,"
                 " quiz_completions, pin_impressions, pin_clicks) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)"

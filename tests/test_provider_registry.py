@@ -26,8 +26,10 @@ def test_every_hook_the_platform_calls_comes_from_the_registry(settings):
     assert [p.name for p in catalog if p.auth_type == "api_key"] == ["klaviyo", "dynamic_mockups", "resend",
                                                                      "sky_pilot"]
     assert all(p.check_key is not None for p in catalog if p.auth_type == "api_key")
-    assert {bp.name for bp in catalog.blueprints()} == {"shopify", "shopify_webhooks", "shopify_admin", "pinterest"}
+    assert {bp.name for bp in catalog.blueprints()} == {"shopify", "shopify_webhooks", "shopify_admin", "shopify_import",
+                                                        "pinterest"}
     assert [p.name for p in catalog if p.lists is not None] == ["klaviyo"]
+    assert [p.name for p in catalog if p.data_import is not None] == ["shopify"]
     assert catalog.mailer() is not None and catalog.mailer()[0].name == "resend"
     assert catalog.refreshers(settings) == []  # no app credentials in these settings
 

@@ -69,7 +69,8 @@ def test_step_refusals_change_nothing(client, user, db, step, payload, status):
 
 
 def test_completing_a_config_step_and_a_connected_step(client, user, db):
-    ok = client.patch("/api/settings/setup-progress/import", json={"status": "completed"}, headers=user.headers)
+    ok = client.patch("/api/settings/setup-progress/operator_mode", json={"status": "completed"},
+                      headers=user.headers)
     assert ok.status_code == 200 and ok.json["completed"] == 1 and ok.json["percent"] == 12
     connect_as_service(db, user.id, "klaviyo")  # the trigger completes the step
     body = client.get("/api/settings/setup-progress", headers=user.headers).json

@@ -77,14 +77,14 @@ def test_the_whole_flow_connects_and_registers_webhooks_once(shop_client, shop_s
     remote = fake.shops[SHOP].webhooks
     assert sorted(w["topic"] for w in remote.values()) == sorted(t.replace("/", "_").upper() for t in WEBHOOK_TOPICS)
     assert {w["uri"] for w in remote.values()} == {"http://hub.test/api/webhooks/shopify"}
-    assert sql(database_url, "select count(*) from public.shopify_webhooks where user_id = %s", [user.id])[0][0] == 8
+    assert sql(database_url, "select count(*) from public.shopify_webhooks where user_id = %s", [user.id])[0][0] == len(WEBHOOK_TOPICS)
 
     # Registering again (a reconnect) duplicates nothing, here or on Shopify.
     with db.as_service() as conn:
         conn.execute("select public.queue_for_retry(%s, 'shopify.register_webhooks', %s)",
                      [user.id, '{"shop": "%s"}' % SHOP])
     assert run_queued(shop_settings, db)[0].error is None
-    assert len(fake.shops[SHOP].webhooks) == 8
+    assert len(fake.shops[SHOP].webhooks) == len(WEBHOOK_TOPICS)
 
     secrets = {access, refresh, fake.client_secret}
     assert not [r.getMessage() for r in caplog.records if any(s in r.getMessage() for s in secrets)]
@@ -100,7 +100,7 @@ def test_lost_subscriptions_are_adopted_not_duplicated(shop_client, shop_setting
                   base_url_template=fake.base + "/shops/{shop}", timeout=5).create_webhook(
         SHOP, token, "orders/create", "http://hub.test/api/webhooks/shopify")
     run_queued(shop_settings, db)
-    assert len(fake.shops[SHOP].webhooks) == 8
+    assert len(fake.shops[SHOP].webhooks) == len(WEBHOOK_TOPICS)
 
 
 def test_registration_user_errors_retry_with_backoff(shop_client, shop_settings, db, fake, user, database_url):
@@ -112,7 +112,7 @@ def test_registration_user_errors_retry_with_backoff(shop_client, shop_settings,
                                                      " where operation_type = 'shopify.register_webhooks'")[0]
     assert (status, attempts) == ("pending", 1) and "Address is invalid" in last_error
     assert run_queued(shop_settings, db)[0].error is None
-    assert len(fake.shops[SHOP].webhooks) == 8
+    assert len(fake.shops[SHOP].webhooks) == len(WEBHOOK_TOPICS)
     assert sql(database_url, "select status from public.retry_queue"
                              " where operation_type = 'shopify.register_webhooks'")[0][0] == "resolved"
 
@@ -294,7 +294,7 @@ def test_disconnect_deletes_the_subscriptions_then_the_token(shop_client, shop_s
                                                              database_url):
     connect(shop_client, fake, user)
     run_queued(shop_settings, db)
-    assert len(fake.shops[SHOP].webhooks) == 8
+    assert len(fake.shops[SHOP].webhooks) == len(WEBHOOK_TOPICS)
     response = shop_client.delete("/api/integrations/shopify", headers=user.headers)
     assert response.status_code == 200 and response.json["status"] == "disconnected"
     assert credential(database_url, user.id, "access_token") is not None  # the clean-up still needs it
@@ -334,7 +334,7 @@ def test_a_reconnect_before_the_clean_up_runs_keeps_the_new_connection(shop_clie
     run_queued(shop_settings, db)
     assert integration(database_url, user.id)["status"] == "connected"
     assert credential(database_url, user.id, "access_token") is not None
-    assert len(fake.shops[SHOP].webhooks) == 8
+    assert len(fake.shops[SHOP].webhooks) == len(WEBHOOK_TOPICS)
 
 
 # --- one shop per account, one account per shop ----------------------------------------------
@@ -406,6 +406,7 @@ def test_registration_is_not_fooled_by_rows_of_a_shop_held_before(shop_client, s
                       " 'orders/create', 'http://hub.test/api/webhooks/shopify')", [user.id])
     connect(shop_client, fake, user)
     run_queued(shop_settings, db)
-    assert len(fake.shops[SHOP].webhooks) == 8
+    assert len(fake.shops[SHOP].webhooks) == len(WEBHOOK_TOPICS)
     assert sql(database_url, "select count(*), count(*) filter (where shop_domain = %s)"
-                             " from public.shopify_webhooks", [SHOP]) == [(8, 8)]
+                             " from public.shopify_webhooks", [SHOP]) == \
+        [(len(WEBHOOK_TOPICS), len(WEBHOOK_TOPICS))]

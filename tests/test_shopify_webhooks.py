@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from service.app import create_app
-from service.providers.shopify.jobs import prune_handled_deliveries
+from service.providers.shopify.jobs import WEBHOOK_TOPICS, prune_handled_deliveries
 
 from .support.flow import registry_for, run_queued, worker_context
 from .support.db import sql
@@ -102,7 +102,7 @@ def test_updates_delivered_out_of_order_keep_the_newest(shop_client, shop_settin
 def test_app_uninstalled_disconnects_and_forgets_the_token(shop_client, shop_settings, db, fake, connected,
                                                           database_url):
     run_queued(shop_settings, db)  # webhook registration
-    assert sql(database_url, "select count(*) from public.shopify_webhooks")[0][0] == 8
+    assert sql(database_url, "select count(*) from public.shopify_webhooks")[0][0] == len(WEBHOOK_TOPICS)
     deliver(shop_client, fake, "app/uninstalled", {"id": 1, "domain": SHOP})
     run_queued(shop_settings, db)
     row = integration(database_url, connected.id)

@@ -31,7 +31,8 @@ DESCRIPTIONS = {
     "design_rules": "The default typography, print formats, colours, mockups and quality bar for generated "
                     "assets. Use the defaults now and change them later, or edit them here.",
     "operator_mode": "How much Haven Hub does on its own.",
-    "import": "Bring in your existing shop data (orders, customers, products) once the shop is connected.",
+    "import": "Bring in your existing shop data (orders, customers, products and collections) once the shop is "
+              "connected. New changes keep arriving through the shop's webhooks afterwards.",
 }
 
 
@@ -63,7 +64,9 @@ def wizard_page(step: str | None = None, *, status: int = 200, error: str | None
         operator_modes=OPERATOR_MODES, descriptions=DESCRIPTIONS, using_defaults=current.using_default_design_rules,
         rules_text=rules_text or json.dumps(current.design_rules, indent=2), error=error, problems=problems or [],
         outcome=outcome, shop=request.args.get("shop", ""),
-        configured={p.name: p.configured(services().settings) for p in services().providers})
+        configured={p.name: p.configured(services().settings) for p in services().providers},
+        data_imports=[(p, p.data_import.latest(caller.claims)) for p in services().providers
+                      if p.data_import is not None] if step == "import" else [])
 
 
 @bp.get("/console/setup")
@@ -146,6 +149,20 @@ def start_install(provider: str, *, return_to: str) -> Response:
     response.set_cookie(RETURN_COOKIE, return_to, max_age=900, path="/console/", secure=secure, httponly=True,
                         samesite="Lax")
     return response
+
+
+@bp.post("/console/setup/import/<provider>/start")
+@web.signed_in
+def start_import(provider: str) -> Response:
+    """The import step's button: the provider's own import (the API's POST), as the signed-in user."""
+    declared = services().providers.named(provider)
+    if declared.data_import is None:
+        return wizard_page("import", status=400, error=f"{declared.label} has no data to import.")
+    try:
+        declared.data_import.start(_caller().user_id)
+    except ApiError as exc:
+        return wizard_page("import", status=exc.status, error=exc.message)
+    return redirect("/console/setup?step=import", code=303)
 
 
 @bp.post("/console/setup/<step>/skip")

@@ -1,6 +1,7 @@
 """The export field catalog (the plan's `EXPORT_CONFIGS`), in one place.
 
-Each type reads one `security_invoker` view (`supabase/schemas/30_export_views.sql`) whose
+Each type reads one `security_invoker` view (`supabase/schemas/30_export_views.sql`; products' in
+`supabase/schemas/46_shopify_catalog.sql`, beside its tables) whose
 columns are exactly these field keys plus `user_id` and `export_date`, the column the date range
 filters on; `sql_tests/30_export_views.sql` and `tests/test_exports.py` hold the two together.
 `kind` decides how a value is written: only `text` cells are neutralised against spreadsheet
@@ -146,4 +147,21 @@ EXPORT_CONFIGS: Mapping[str, ExportConfig] = MappingProxyType({
             _f("pin_impressions", "Pin Impressions", "number"),
             _f("pin_clicks", "Pin Clicks", "number"),
         ), date_kind="date", date_source="date"),
+    "products": ExportConfig(
+        "products", "Products", "Shop products with variants, stock and collections", 90, 50_000, (
+            _f("id", "ID", "uuid"),
+            _f("shopify_product_id", "Shopify Product ID", "text"),
+            _f("title", "Title", "text"),
+            _f("handle", "Handle", "text", False),
+            _f("status", "Status", "text"),
+            _f("vendor", "Vendor", "text", False),
+            _f("product_type", "Product Type", "text"),
+            _f("variant_count", "Variants", "number"),
+            _f("min_price", "Lowest Price", "number"),
+            _f("max_price", "Highest Price", "number"),
+            _f("inventory", "Inventory", "number"),
+            _f("tags", "Tags", "text", False),
+            _f("collections", "Collections", "text"),
+            _f("created_at", "Created At", "timestamp"),
+        )),
 })

@@ -72,6 +72,19 @@ def _always(settings: Settings) -> bool:
 
 
 @dataclass(frozen=True)
+class DataImport:
+    """A provider's import of the data a user already holds there (the wizard's import step).
+
+    `start(user_id)` starts one (or keeps the one running; an ApiError when it cannot start);
+    `latest(claims)` is the user's latest import as the provider's API answers it, or None.
+    Its `status` is running, completed or failed."""
+
+    label: str
+    start: Callable[[str], None]
+    latest: Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
+
+
+@dataclass(frozen=True)
 class Provider:
     """One third party, declared once: what the user sees and every hook the platform calls."""
 
@@ -94,6 +107,7 @@ class Provider:
     start_install: StartInstall | None = None
     confirm_install: ConfirmInstall | None = None
     lists: ListsReader | None = None
+    data_import: DataImport | None = None
 
     def __post_init__(self) -> None:
         if self.lists is not None and self.auth_type != "api_key":

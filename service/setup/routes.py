@@ -82,7 +82,8 @@ def _step_keys() -> list[str]:
 @endpoint("Set one wizard step to pending, completed or skipped", body=StepUpdate, response=SetupProgressView,
           errors=(409,), tags=TAGS, path={"step": _step_keys},
           description="400 for an unknown step; 409 when completing a connection step that is not connected "
-                      "(connecting completes it).")
+                      "(connecting completes it), or the import step before an import completed (the import "
+                      "completes it).")
 def set_progress(step: str, caller: Caller, body: StepUpdate) -> SetupProgressView:
     with services().db.as_user(caller.claims) as conn:
         return _progress(set_step(conn, step, body.status))

@@ -1,6 +1,7 @@
 -- Changing setup wizard progress. A user changes their own row only (RLS), to a valid progress
 -- object (the CHECK in 12_user_settings.sql), and completes a connection step only by connecting
--- (guard_setup_progress() below): through set_setup_step() or the Data API alike. The service
+-- and the import step only by importing (guard_setup_progress() below): through set_setup_step()
+-- or the Data API alike. The service
 -- uses set_setup_step_for_user(), and connecting an integration completes that provider's step
 -- by trigger.
 
@@ -34,13 +35,23 @@ begin
       raise exception 'connect % before marking its setup step completed', step using errcode = '55000';
     end if;
   end loop;
+  -- The import step completes when an import of the shop's data does (47_shopify_import.sql).
+  if new.setup_progress ->> 'import' = 'completed'
+    and (old.setup_progress ->> 'import') is distinct from 'completed'
+    and not exists (
+      select from public.shopify_imports as si
+      where si.user_id = new.user_id and si.status = 'completed'
+    ) then
+    raise exception 'the import step completes when an import of the shop''s data completes' using errcode = '55000';
+  end if;
   return new;
 end
 $$;
 
 comment on function public.guard_setup_progress() is
 'BEFORE UPDATE OF setup_progress trigger on user_settings: a signed-in user completes a connection '
-'step only while that integration is connected. 55000 otherwise.';
+'step only while that integration is connected, and the import step only once an import completed. '
+'55000 otherwise.';
 
 revoke all on function public.guard_setup_progress() from public, anon, authenticated, service_role;
 

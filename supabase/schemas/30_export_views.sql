@@ -1,5 +1,6 @@
 -- The export catalog's SQL side. export_types() is the one list of export types every CHECK
 -- reads (scheduled_exports, export_history); service/exports/catalog.py holds their fields.
+-- export_products lives with the tables it reads (46_shopify_catalog.sql), which load later.
 --
 -- One view per export type. Each exposes exactly the field keys of its type in
 -- service/exports/catalog.py (the plan's EXPORT_CONFIGS), plus user_id and export_date, the column
@@ -14,7 +15,7 @@ immutable
 parallel safe
 set search_path = ''
 as $$
-  select array['leads', 'customers', 'orders', 'pins', 'quotes', 'assets', 'analytics']::text[]
+  select array['leads', 'customers', 'orders', 'pins', 'quotes', 'assets', 'analytics', 'products']::text[]
 $$;
 
 comment on function public.export_types() is

@@ -277,6 +277,13 @@ begin
       c.user_id = event.user_id
       and c.shopify_customer_id = event.payload ->> 'id'
       and c.shop_domain is distinct from event.shop_domain;
+  elsif event.topic in (
+    'products/create', 'products/update', 'products/delete',
+    'collections/create', 'collections/update', 'collections/delete'
+  ) then
+    outcome := public.apply_shopify_catalog_webhook(event.user_id, event.shop_domain, event.topic, event.payload);
+  elsif event.topic = 'bulk_operations/finish' then
+    outcome := public.record_shopify_bulk_finish(event.user_id, event.shop_domain, event.payload);
   end if;
   perform public.finish_shopify_webhook(p_event_row_id, case when outcome is null then 'ignored' else 'processed' end);
   return coalesce(outcome, 'ignored');
@@ -285,8 +292,8 @@ $$;
 
 comment on function public.process_shopify_webhook(uuid) is
 'Applies a recorded delivery by topic: privacy requests always; orders, customers (stamped with '
-'their shop) and app/uninstalled only from the shop the account holds (an uninstall older than '
-'the connection is ignored); marks it processed or ignored.';
+'their shop), products, collections, bulk_operations/finish and app/uninstalled only from the shop '
+'the account holds (an uninstall older than the connection is ignored); marks it processed or ignored.';
 
 revoke all on function public.process_shopify_webhook(uuid) from public, anon, authenticated;
 grant execute on function public.process_shopify_webhook(uuid) to service_role;

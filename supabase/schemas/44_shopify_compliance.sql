@@ -255,6 +255,8 @@ declare
   other_shop_held boolean;
   orders_deleted integer;
   customers_deleted integer;
+  products_deleted integer;
+  collections_deleted integer;
   events_deleted integer;
   data_requests_cleared integer;
 begin
@@ -276,6 +278,12 @@ begin
   where c.user_id = p_user_id and (c.shop_domain = shop or (c.shop_domain is null and not other_shop_held));
   get diagnostics customers_deleted = row_count;
   delete from public.shopify_webhooks as w where w.user_id = p_user_id and w.shop_domain = shop;
+  -- The catalog (variants and memberships go with their rows) and the imports of the shop.
+  delete from public.shopify_products as p where p.user_id = p_user_id and p.shop_domain = shop;
+  get diagnostics products_deleted = row_count;
+  delete from public.shopify_collections as c where c.user_id = p_user_id and c.shop_domain = shop;
+  get diagnostics collections_deleted = row_count;
+  delete from public.shopify_imports as si where si.user_id = p_user_id and si.shop_domain = shop;
 
   -- Every delivery of the shop but the privacy ones, which are the audit trail of this very
   -- request; the queue items of those still waiting go with them.
@@ -308,6 +316,7 @@ begin
     p_user_id, 'shop/redact', p_payload,
     pg_catalog.jsonb_build_object(
       'orders_deleted', orders_deleted, 'customers_deleted', customers_deleted,
+      'products_deleted', products_deleted, 'collections_deleted', collections_deleted,
       'webhook_events_deleted', events_deleted, 'data_requests_cleared', data_requests_cleared
     ),
     'shopify_shop_redacted'
@@ -316,9 +325,9 @@ end
 $$;
 
 comment on function public.redact_shopify_shop(uuid, text, jsonb) is
-'shop/redact: deletes the shop''s orders, customers, subscriptions and deliveries (and the waiting '
-'deliveries'' queue items), clears its compiled data requests; audit row with counts. Rows without '
-'a shop go too unless the account holds another shop.';
+'shop/redact: deletes the shop''s orders, customers, products, collections, imports, subscriptions '
+'and deliveries (and the waiting deliveries'' queue items), clears its compiled data requests; audit '
+'row with counts. Orders and customers without a shop go too unless the account holds another shop.';
 
 revoke all on function public.redact_shopify_shop(uuid, text, jsonb) from public, anon, authenticated;
 grant execute on function public.redact_shopify_shop(uuid, text, jsonb) to service_role;

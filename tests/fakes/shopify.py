@@ -4,6 +4,17 @@ Per-shop URLs live under /shops/<shop> (the client's base-URL template points th
 state like the real one: single-use authorization codes bound to a shop, expiring access tokens,
 rotating refresh tokens (the previous one works until the new one is first used), webhook
 subscriptions per shop, and it can be told to fail the next calls in the ways Shopify fails.
+
+Bulk operations: `bulkOperationRunQuery` creates one (CREATED) for the query's root connection
+(customers, orders, products, collections), refusing a sixth in flight per shop (one before API
+version 2026-01), as Shopify does; `node(id:)` reads it (CREATED, then RUNNING with a growing
+objectCount). A test ends operations with `finish_bulk_operations`, which applies any scripted
+outcome (`script_bulk`: FAILED, CANCELED, EXPIRED, or COMPLETED with only a partialDataUrl),
+publishes the JSONL result at a URL of its own (streamed, never built whole in memory) and
+returns each operation's signed `bulk_operations/finish` webhook, for the test to deliver. The
+JSONL has one line per object; children (line items, variants, images, a collection's products)
+are lines of their own naming their parent in `__parentId`, and by default come after every
+parent, in reverse, since Shopify does not promise they follow their parent.
 """
 from __future__ import annotations
 
@@ -13,6 +24,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from html import escape
@@ -29,15 +41,58 @@ CursorFault = Literal["null_cursor", "repeat_cursor", "endless"]
 INVALID_TOKEN_BODY = {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}
 
 
+# The children of each kind's objects in the bulk queries' JSONL: the key a test's object holds
+# them under.
+BULK_CHILDREN = {"customers": (), "orders": ("lineItems",), "products": ("variants", "media"),
+                 "collections": ("products",)}
+BULK_FINAL = ("COMPLETED", "FAILED", "CANCELED", "EXPIRED")
+
+
+@dataclass
+class FakeBulkOperation:
+    id: str
+    shop: str
+    kind: str
+    status: str = "CREATED"
+    error_code: str | None = None
+    object_count: int = 0
+    url: str | None = None
+    partial_data_url: str | None = None
+    created_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+
+
 @dataclass
 class FakeShop:
     domain: str
     name: str
     webhooks: dict[str, dict[str, str]] = field(default_factory=dict)
-    # Products and customers by gid (the Admin API's products and customers, issue 14).
+    # The shop's objects in the GraphQL shape: customers and products by gid (read and written by
+    # the Admin calls and served by the bulk queries alike), orders and collections as lists;
+    # children nested under BULK_CHILDREN's keys.
     products: dict[str, dict[str, Any]] = field(default_factory=dict)
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     iana_timezone: str = "America/New_York"
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    collections: list[dict[str, Any]] = field(default_factory=list)
+    # A kind's JSONL lines from elsewhere (the bench's million orders): replaces the list above.
+    bulk_sources: dict[str, Callable[[], Iterable[bytes]]] = field(default_factory=dict)
+    # False: each child right after its parent.
+    children_last: bool = True
+
+
+def jsonl_lines(objects: Iterable[dict[str, Any]], children: tuple[str, ...], *,
+                children_last: bool) -> Iterator[bytes]:
+    """A bulk query's JSONL: each object, then (or after all of them) its children with __parentId."""
+    later: list[bytes] = []
+    for obj in objects:
+        yield json.dumps({k: v for k, v in obj.items() if k not in children}).encode() + b"\n"
+        kids = [json.dumps({**child, "__parentId": obj["id"]}).encode() + b"\n"
+                for key in children for child in obj.get(key) or []]
+        if children_last:
+            later.extend(kids)
+        else:
+            yield from kids
+    yield from reversed(later)
 
 
 @dataclass
@@ -61,6 +116,83 @@ class FakeShopify:
     # True: the authorize URL shows a consent page whose "Install app" link carries the signed
     # callback (as Shopify's does, for browser tests); False: it redirects straight back.
     consent_page: bool = False
+    bulk_operations: dict[str, FakeBulkOperation] = field(default_factory=dict)
+    # kind -> outcomes for its next operations: ("FAILED", error_code), ("PARTIAL", None), …
+    bulk_script: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)
+    bulk_files: dict[str, Callable[[], Iterable[bytes]]] = field(default_factory=dict)
+
+    @staticmethod
+    def bulk_limit(version: str) -> int:
+        """Bulk queries a shop may run at once: five from API version 2026-01, one before."""
+        return 5 if version >= "2026-01" else 1
+
+    def script_bulk(self, kind: str, status: str, error_code: str | None = None) -> None:
+        """The next operation of `kind` ends FAILED, CANCELED, EXPIRED or PARTIAL (COMPLETED with
+        only a partialDataUrl) instead of COMPLETED."""
+        self.bulk_script.setdefault(kind, []).append((status, error_code))
+
+    def _bulk_source(self, op: FakeBulkOperation) -> Callable[[], Iterable[bytes]]:
+        store = self.shops[op.shop]
+        if op.kind in store.bulk_sources:
+            return store.bulk_sources[op.kind]
+        held = getattr(store, op.kind)
+        objects = list(held.values() if isinstance(held, dict) else held)
+        return lambda: jsonl_lines(objects, BULK_CHILDREN[op.kind], children_last=store.children_last)
+
+    def finish_bulk_operations(self, shop: str | None = None) -> list[tuple[bytes, dict[str, str]]]:
+        """Ends every operation in flight (of `shop`): scripted outcome or COMPLETED with its file.
+        Returns their signed bulk_operations/finish deliveries, for the test to POST."""
+        deliveries = []
+        with self.lock:
+            ops = [op for op in self.bulk_operations.values()
+                   if op.status not in BULK_FINAL and (shop is None or op.shop == shop)]
+        for op in ops:
+            with self.lock:
+                script = self.bulk_script.get(op.kind) or []
+                outcome, code = script.pop(0) if script else ("COMPLETED", None)
+            source = self._bulk_source(op)
+            token = secrets.token_hex(8)
+            self.bulk_files[token] = source
+            url = f"{self.base}/bulk-results/{token}.jsonl?signature=fake"  # type: ignore[attr-defined]
+            op.object_count = (sum(chunk.count(b"\n") for chunk in source()) if outcome in ("COMPLETED", "PARTIAL")
+                               else op.object_count)
+            if outcome == "PARTIAL":
+                op.status, op.partial_data_url, op.error_code = "COMPLETED", url, code
+            elif outcome == "COMPLETED":
+                op.status, op.url = "COMPLETED", url if op.object_count else None
+            else:
+                op.status, op.error_code = outcome, code
+            deliveries.append(self.signed_webhook("bulk_operations/finish", op.shop, {
+                "admin_graphql_api_id": op.id, "completed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "created_at": op.created_at, "error_code": op.error_code.lower() if op.error_code else None,
+                "status": op.status.lower(), "type": "query"}))
+        return deliveries
+
+    def _run_bulk_query(self, shop: str, version: str, query: str) -> dict[str, Any]:
+        kind = next((k for k in BULK_CHILDREN if query.lstrip("{ ").startswith(k)), None)
+        if kind is None:
+            return {"bulkOperation": None, "userErrors": [
+                {"field": ["query"], "message": "Bulk queries must contain at least one connection.",
+                 "code": "INVALID"}]}
+        with self.lock:
+            running = [op for op in self.bulk_operations.values() if op.shop == shop and op.status not in BULK_FINAL]
+            if len(running) >= self.bulk_limit(version):
+                return {"bulkOperation": None, "userErrors": [
+                    {"field": None, "message": "A bulk query operation for this app and shop is already in progress",
+                     "code": "OPERATION_IN_PROGRESS"}]}
+            op = FakeBulkOperation(f"gid://shopify/BulkOperation/{next(self._ids)}", shop, kind)
+            self.bulk_operations[op.id] = op
+        return {"bulkOperation": {"id": op.id, "status": op.status}, "userErrors": []}
+
+    def _bulk_node(self, shop: str, gid: str) -> dict[str, Any] | None:
+        op = self.bulk_operations.get(gid)
+        if op is None or op.shop != shop:
+            return None
+        if op.status in ("CREATED", "RUNNING"):
+            op.status = "RUNNING"
+            op.object_count += 1  # Shopify's count grows while it runs
+        return {"id": op.id, "status": op.status, "errorCode": op.error_code, "objectCount": str(op.object_count),
+                "url": op.url, "partialDataUrl": op.partial_data_url}
 
     def add_shop(self, domain: str, name: str = "Haven Prints") -> FakeShop:
         shop = self.shops[domain] = FakeShop(domain, name)
@@ -191,8 +323,9 @@ class FakeShopify:
             answered = self._products_and_customers(shop, query, variables)
             if answered is not None:
                 return answered
-            operation = next((name for name in ("webhookSubscriptionCreate", "webhookSubscriptionDelete",
-                                                "webhookSubscriptions", "shop") if name in query), "unknown")
+            operation = next((name for name in ("bulkOperationRunQuery", "BulkOperation", "webhookSubscriptionCreate",
+                                                "webhookSubscriptionDelete", "webhookSubscriptions", "shop")
+                              if name in query), "unknown")
             self.requests.append({"op": operation, "shop": shop, "version": version, "variables": variables})
             failure = self._take_failure(operation) or self._take_failure("graphql")
             if failure == "throttled":
@@ -201,6 +334,11 @@ class FakeShopify:
             if isinstance(failure, int):
                 return jsonify({"errors": "Internal error"}), failure
             store = self.shops[shop]
+            if operation == "bulkOperationRunQuery":
+                return jsonify({"data": {"bulkOperationRunQuery": self._run_bulk_query(
+                    shop, version, str(variables.get("query", "")))}})
+            if operation == "BulkOperation":
+                return jsonify({"data": {"node": self._bulk_node(shop, str(variables.get("id")))}})
             if operation == "shop":
                 return jsonify({"data": {"shop": {"id": "gid://shopify/Shop/1", "name": store.name,
                                                   "email": "owner@example.com", "myshopifyDomain": shop,
@@ -239,6 +377,15 @@ class FakeShopify:
                     "edges": [{"node": node} for node in page],
                     "pageInfo": {"hasNextPage": has_next, "endCursor": cursor}}}})
             return jsonify({"errors": [{"message": "Field doesn't exist", "extensions": {"code": "undefinedField"}}]})
+
+        @app.get("/bulk-results/<token>.jsonl")
+        def bulk_result(token: str):  # type: ignore[no-untyped-def]
+            # A signed storage URL: no token; an unknown one is refused as an expired URL is.
+            source = self.bulk_files.get(token)
+            self.requests.append({"op": "bulk_result", "token": token})
+            if source is None or self._take_failure("bulk_result") == 403:
+                return Response("<Error><Code>AccessDenied</Code></Error>", status=403, content_type="application/xml")
+            return Response(source(), content_type="application/jsonl")
 
         return app
 

@@ -144,6 +144,73 @@ query SearchCustomers($query: String!, $first: Int!, $after: String) {{
 }}"""
 
 
+RUN_BULK_QUERY = """
+mutation RunBulkQuery($query: String!) {
+  bulkOperationRunQuery(query: $query) {
+    bulkOperation { id status }
+    userErrors { field message code }
+  }
+}"""
+BULK_OPERATION = """
+query BulkOperation($id: ID!) {
+  node(id: $id) {
+    ... on BulkOperation { id status errorCode objectCount url partialDataUrl }
+  }
+}"""
+# What the import reads, one bulk query each (at most five connections, nesting two deep).
+# Children (line items, variants, images, a collection's products) come as their own JSONL lines
+# naming their parent in __parentId.
+BULK_QUERIES = {
+    "customers": """{ customers { edges { node {
+  id email defaultEmailAddress { emailAddress } createdAt updatedAt
+} } } }""",
+    "orders": """{ orders { edges { node {
+  id email createdAt updatedAt cancelledAt displayFinancialStatus sourceName discountCodes
+  totalPriceSet { shopMoney { amount } } subtotalPriceSet { shopMoney { amount } }
+  totalDiscountsSet { shopMoney { amount } }
+  customerJourneySummary { firstVisit { landingPage } }
+  customer { id defaultEmailAddress { emailAddress } }
+  lineItems { edges { node { id quantity } } }
+} } } }""",
+    "products": """{ products { edges { node {
+  id title handle status vendor productType tags createdAt updatedAt
+  variants { edges { node { id title sku price inventoryQuantity position } } }
+  media { edges { node { ... on MediaImage { id image { url altText } } } } }
+} } } }""",
+    "collections": """{ collections { edges { node {
+  id title handle updatedAt ruleSet { appliedDisjunctively }
+  products { edges { node { id } } }
+} } } }""",
+}
+BULK_RESULT_CHUNK = 1 << 16
+
+
+def bulk_concurrency(api_version: str) -> int:
+    """Bulk query operations an app may run at once per shop: five from 2026-01, one before."""
+    return 5 if not re.fullmatch(r"\d{4}-\d{2}", api_version) or api_version >= "2026-01" else 1
+
+
+@dataclass(frozen=True)
+class BulkOperation:
+    id: str
+    status: str
+    error_code: str | None = None
+    object_count: int = 0
+    url: str | None = None
+    partial_data_url: str | None = None
+
+
+def _bulk_operation(node: Any) -> BulkOperation:
+    if not isinstance(node, dict) or not isinstance(node.get("id"), str) or not isinstance(node.get("status"), str):
+        raise ProviderUnavailable(NAME, "a bulk operation without an id or status")
+    try:
+        count = int(node.get("objectCount") or 0)
+    except (TypeError, ValueError):
+        raise ProviderUnavailable(NAME, "a bulk operation with an unreadable objectCount") from None
+    return BulkOperation(node["id"], node["status"], node.get("errorCode") or None, count,
+                         node.get("url") or None, node.get("partialDataUrl") or None)
+
+
 class ShopifyClient:
     def __init__(self, *, client_id: str, client_secret: str, api_version: str, base_url_template: str,
                  timeout: float, session: requests.Session | None = None) -> None:
@@ -231,6 +298,34 @@ class ShopifyClient:
             if "not exist" in messages.lower() or "not found" in messages.lower():
                 return  # already gone: deleting is idempotent
             raise ProviderUnavailable(NAME, f"webhookSubscriptionDelete: {messages}")
+
+    def run_bulk_query(self, shop: str, access_token: str, query: str) -> BulkOperation:
+        """Starts a bulk query operation. userErrors (another operation still running, a shop
+        mid-install) are passing: the queue tries again."""
+        data = self.graphql(shop, access_token, RUN_BULK_QUERY, {"query": query})
+        payload = data.get("bulkOperationRunQuery") or {}
+        user_errors = payload.get("userErrors") or []
+        if user_errors:
+            codes = ", ".join(sorted({str(e.get("code") or "user_error") for e in user_errors if isinstance(e, dict)}))
+            raise ProviderUnavailable(NAME, f"bulkOperationRunQuery refused ({codes})")
+        return _bulk_operation(payload.get("bulkOperation"))
+
+    def bulk_operation(self, shop: str, access_token: str, operation_id: str) -> BulkOperation:
+        data = self.graphql(shop, access_token, BULK_OPERATION, {"id": operation_id})
+        if data.get("node") is None:
+            raise ProviderRejected(NAME, "no such bulk operation")
+        return _bulk_operation(data["node"])
+
+    def bulk_result(self, url: str) -> Iterator[bytes]:
+        """The JSONL result, as it arrives, in chunks (never the whole file in memory). The URL is
+        signed: no token goes with it. A cut-off download is ProviderUnavailable."""
+        response = self.http.get(url, stream=True)
+        with response:
+            rejected_unless_ok(response, NAME, "bulk operation result")
+            try:
+                yield from response.iter_content(BULK_RESULT_CHUNK)
+            except requests.RequestException as exc:
+                raise ProviderUnavailable(NAME, f"the result download broke off ({type(exc).__name__})") from None
 
     def list_webhooks(self, shop: str, access_token: str) -> Iterator[dict[str, str]]:
         """Every subscription, following `endCursor`: a page that cannot be read or a cursor that

@@ -15,28 +15,24 @@ from ...integrations import records, tokens
 from ...queue.enqueue import enqueue
 from ...queue.maintenance import prune
 from ...queue.registry import Job, Registry, WorkerContext
-from . import admin
+from . import admin, imports
 from .client import NAME, topic_enum
-from .oauth import client, refresher
+from .oauth import client, usable_token
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY_SECONDS = 3600.0
-# The plan's topics. The three privacy topics are configured in the app's settings on Shopify's
-# side (the API cannot create them) and arrive at the same receiver.
+# The plan's topics, the catalog's (kept in sync after the import) and the end of a bulk operation
+# (the import's loads start on it; polling is the fallback). The three privacy topics are
+# configured in the app's settings on Shopify's side (the API cannot create them) and arrive at
+# the same receiver.
 WEBHOOK_TOPICS = ("orders/create", "orders/updated", "checkouts/create", "checkouts/update",
-                  "customers/create", "customers/update", "products/update", "app/uninstalled")
+                  "customers/create", "customers/update", "products/create", "products/update",
+                  "products/delete", "collections/create", "collections/update", "collections/delete",
+                  "bulk_operations/finish", "app/uninstalled")
 
 
 def webhook_address(settings: Settings) -> str:
     return f"{settings.public_base_url}/api/webhooks/shopify"
-
-
-def _usable_token(job: Job, *, allow_disconnected: bool = False) -> str:
-    shopify_refresher = refresher(job.context.settings)
-    if shopify_refresher is None:
-        raise PermanentError("Shopify is not configured on this server")
-    return tokens.access_token(job.context.db, shopify_refresher, job.user_id, reader=job.operation_type,
-                               allow_disconnected=allow_disconnected)
 
 
 def register_webhooks(job: Job) -> None:
@@ -55,7 +51,7 @@ def register_webhooks(job: Job) -> None:
             "select topic from public.shopify_webhooks where user_id = %s and shop_domain = %s", [job.user_id, shop])}
     if row is None or row["status"] != "connected" or (row["metadata"] or {}).get("shop_domain") != shop:
         return  # disconnected or reconnected to another shop since: nothing to register
-    access = _usable_token(job)
+    access = usable_token(job)
     shopify, address = client(settings), webhook_address(settings)
     remote = {w["topic"]: w["id"] for w in shopify.list_webhooks(shop, access) if w["uri"] == address}
     for topic in WEBHOOK_TOPICS:
@@ -89,7 +85,7 @@ def disconnect_cleanup(job: Job) -> None:
         return
     shop = str(job.payload["shop"])
     try:
-        access = _usable_token(job, allow_disconnected=True)
+        access = usable_token(job, allow_disconnected=True)
         shopify = client(settings)
         for subscription_id in subscriptions:
             shopify.delete_webhook(shop, access, subscription_id)
@@ -150,3 +146,7 @@ def register(registry: Registry, settings: Settings) -> None:
     registry.handler(admin.CREATE_PRODUCT, admin.run_create_product)
     registry.handler(admin.UPDATE_PRODUCT, admin.run_update_product)
     registry.handler(admin.SYNC_SHOP_TIME_ZONE, admin.run_sync_shop_time_zone)
+    # The initial import through Bulk Operations (imports.py).
+    registry.handler("shopify.import_start", imports.import_start)
+    registry.handler("shopify.import_check", imports.import_check)
+    registry.periodic("shopify.poll_imports", settings.shopify_import_poll_seconds, imports.poll_imports)

@@ -30,13 +30,14 @@ from ...auth import Caller
 from ...config import Settings
 from ...console import sessions
 from ...context import services
-from ...errors import ApiError, BadRequest, Conflict, ProviderAuthError, ProviderError
-from ...integrations import oauth_flow, records
+from ...errors import ApiError, BadRequest, Conflict, PermanentError, ProviderAuthError, ProviderError
+from ...integrations import oauth_flow, records, tokens
 from ...integrations.catalog import Refresher
 from ...integrations.oauth_flow import AuthorizeUrl, ConfirmRequest, Confirmed, callback_url, front_end
 from ...integrations.oauth_state import OAuthStateError, consume_oauth_state, take_confirmation
 from ...integrations.records import TokenSet
 from ...queue.enqueue import enqueue
+from ...queue.registry import Job
 from .client import NAME, ShopifyClient, normalise_shop, verify_oauth_hmac
 
 log = logging.getLogger(__name__)
@@ -275,3 +276,12 @@ def confirm_install(user_id: str, confirmation: str) -> str | None:
           description=oauth_flow.CONFIRM_DESCRIPTION)
 def confirm(caller: Caller, body: ConfirmRequest) -> Confirmed:
     return oauth_flow.confirm_through_api(NAME, "Shopify", confirm_install, caller.user_id, body.confirmation)
+
+
+def usable_token(job: Job, *, allow_disconnected: bool = False) -> str:
+    """The shop's access token for a worker job, refreshed first when it is about to expire."""
+    shopify_refresher = refresher(job.context.settings)
+    if shopify_refresher is None:
+        raise PermanentError("Shopify is not configured on this server")
+    return tokens.access_token(job.context.db, shopify_refresher, job.user_id, reader=job.operation_type,
+                               allow_disconnected=allow_disconnected)

@@ -1,0 +1,663 @@
+-- The initial import of a shop's data through Shopify's Bulk Operations: one import per request
+-- (POST /api/shopify/import, or the wizard's import step), one bulk query operation per kind of
+-- object (customers, orders with line items, products with variants and images, collections with
+-- their products). The service starts the operations, learns they finished from the
+-- bulk_operations/finish webhook or by polling, streams each JSONL result into a temporary table
+-- with COPY and writes it with the same set-based functions the webhooks use
+-- (42_shopify_order_sync.sql, 46_shopify_catalog.sql), so a webhook that arrives during an import
+-- wins when it is newer, and a second import changes nothing.
+--
+-- Progress is SQL: every bulk operation is a row (its Shopify state, the objects read, the rows
+-- written); one that failed, was cancelled, expired or left only partial data stays recorded as
+-- such, and another operation is started for its kind. An import completes only when every kind
+-- was loaded from a complete result; it then completes the wizard's import step.
+
+create table public.shopify_imports (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null references auth.users (id) on delete cascade,
+  shop_domain text not null,
+  status text not null default 'running'
+  constraint shopify_imports_status_valid check (status in ('running', 'completed', 'failed')),
+  error text,
+  started_at timestamptz not null default now(),
+  finished_at timestamptz,
+  updated_at timestamptz not null default now(),
+  constraint shopify_imports_user_id_id_key unique (user_id, id),
+  constraint shopify_imports_finished_when_done check ((status = 'running') = (finished_at is null))
+);
+
+comment on table public.shopify_imports is
+'Initial imports of a shop''s data through Shopify Bulk Operations: running, completed (every kind '
+'loaded from a complete result) or failed. Written by the service; users read their own.';
+
+-- One import runs at a time per account; it serves the user_id foreign key too.
+create unique index shopify_imports_one_running_idx
+on public.shopify_imports (user_id)
+where status = 'running';
+
+create index shopify_imports_user_id_started_at_idx
+on public.shopify_imports (user_id, started_at desc);
+
+create trigger shopify_imports_set_updated_at
+before update on public.shopify_imports
+for each row execute function public.update_updated_at_column();
+
+alter table public.shopify_imports enable row level security;
+
+create policy shopify_imports_select_own on public.shopify_imports
+for select to authenticated
+using (user_id = (select auth.uid()));
+
+revoke all on table public.shopify_imports from anon, authenticated, service_role;
+grant select on table public.shopify_imports to authenticated;
+grant select, insert, update, delete on table public.shopify_imports to service_role;
+
+create table public.shopify_bulk_operations (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null references auth.users (id) on delete cascade,
+  import_id uuid not null,
+  kind text not null
+  constraint shopify_bulk_operations_kind_valid check (kind in ('customers', 'orders', 'products', 'collections')),
+  -- Shopify's gid of the operation.
+  shopify_bulk_operation_id text not null
+  constraint shopify_bulk_operations_gid_not_blank check (btrim(shopify_bulk_operation_id) <> ''),
+  -- created, running: Shopify is at work; completed: the result waits to be loaded; loaded: its
+  -- rows are written; failed, canceled, expired, partial (only partialDataUrl): recorded, and
+  -- another operation is started for the kind.
+  status text not null default 'created'
+  constraint shopify_bulk_operations_status_valid check (
+    status in ('created', 'running', 'completed', 'loaded', 'failed', 'canceled', 'expired', 'partial')
+  ),
+  error_code text,
+  error text,
+  -- Shopify's objectCount while it runs; the JSONL lines read once loaded.
+  objects_read bigint not null default 0
+  constraint shopify_bulk_operations_objects_read_not_negative check (objects_read >= 0),
+  rows_written bigint not null default 0
+  constraint shopify_bulk_operations_rows_written_not_negative check (rows_written >= 0),
+  created_at timestamptz not null default now(),
+  checked_at timestamptz not null default now(),
+  finished_at timestamptz,
+  updated_at timestamptz not null default now(),
+  constraint shopify_bulk_operations_user_id_gid_key unique (user_id, shopify_bulk_operation_id),
+  constraint shopify_bulk_operations_import_fkey foreign key (user_id, import_id)
+  references public.shopify_imports (user_id, id) on delete cascade
+);
+
+comment on table public.shopify_bulk_operations is
+'One Shopify bulk query operation of an import: its kind, Shopify state, objects read and rows '
+'written; failed, canceled, expired and partial ones stay recorded. Written by the service.';
+
+create index shopify_bulk_operations_user_id_import_id_idx
+on public.shopify_bulk_operations (user_id, import_id, kind);
+
+-- The poller reads the operations still in flight.
+create index shopify_bulk_operations_in_flight_idx
+on public.shopify_bulk_operations (checked_at)
+where status in ('created', 'running', 'completed');
+
+create trigger shopify_bulk_operations_set_updated_at
+before update on public.shopify_bulk_operations
+for each row execute function public.update_updated_at_column();
+
+alter table public.shopify_bulk_operations enable row level security;
+
+create policy shopify_bulk_operations_select_own on public.shopify_bulk_operations
+for select to authenticated
+using (user_id = (select auth.uid()));
+
+revoke all on table public.shopify_bulk_operations from anon, authenticated, service_role;
+grant select on table public.shopify_bulk_operations to authenticated;
+grant select, insert, update, delete on table public.shopify_bulk_operations to service_role;
+
+create function public.shopify_import_kinds()
+returns text[]
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+  select array['customers', 'orders', 'products', 'collections']::text[]
+$$;
+
+comment on function public.shopify_import_kinds() is
+'The kinds of object an import reads, one bulk operation each, in the order they are started.';
+
+revoke all on function public.shopify_import_kinds() from public, anon, authenticated;
+grant execute on function public.shopify_import_kinds() to service_role;
+
+create function public.start_shopify_import(p_user_id uuid)
+returns uuid
+language plpgsql
+set search_path = ''
+as $$
+declare
+  shop text;
+  import_id uuid;
+begin
+  select i.metadata ->> 'shop_domain' into shop
+  from public.integrations as i
+  where i.user_id = p_user_id and i.provider = 'shopify' and i.status = 'connected';
+  if coalesce(shop, '') = '' then
+    raise exception 'connect a Shopify shop before importing its data' using errcode = '55000';
+  end if;
+  select si.id into import_id
+  from public.shopify_imports as si
+  where si.user_id = p_user_id and si.status = 'running';
+  if found then
+    return import_id;  -- one import at a time: the running one
+  end if;
+  insert into public.shopify_imports (user_id, shop_domain) values (p_user_id, shop)
+  returning id into import_id;
+  perform public.queue_for_retry(
+    p_user_id, 'shopify.import_start', pg_catalog.jsonb_build_object('import_id', import_id),
+    p_reference_id => import_id, p_reference_table => 'shopify_imports'
+  );
+  perform public.log_activity(
+    p_user_id, 'shopify_import_started', pg_catalog.jsonb_build_object('import_id', import_id), true, 'settings'
+  );
+  return import_id;
+end
+$$;
+
+comment on function public.start_shopify_import(uuid) is
+'Starts an import of the connected shop''s data (queues shopify.import_start); while one runs, '
+'returns that one. 55000 when no shop is connected.';
+
+revoke all on function public.start_shopify_import(uuid) from public, anon, authenticated;
+grant execute on function public.start_shopify_import(uuid) to service_role;
+
+create function public.shopify_bulk_status(p_shopify_status text)
+returns text
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+  -- Shopify's BulkOperationStatus (upper case in GraphQL, lower case in the finish webhook) as
+  -- ours; CANCELING is still in flight. Null for a value the contract does not name.
+  select case pg_catalog.upper(p_shopify_status)
+    when 'CREATED' then 'created'
+    when 'RUNNING' then 'running'
+    when 'CANCELING' then 'running'
+    when 'COMPLETED' then 'completed'
+    when 'FAILED' then 'failed'
+    when 'CANCELED' then 'canceled'
+    when 'CANCELLED' then 'canceled'
+    when 'EXPIRED' then 'expired'
+  end
+$$;
+
+comment on function public.shopify_bulk_status(text) is
+'Shopify''s bulk operation status (either case) as a shopify_bulk_operations status; null if unknown.';
+
+revoke all on function public.shopify_bulk_status(text) from public, anon, authenticated;
+grant execute on function public.shopify_bulk_status(text) to service_role;
+
+create function public.record_shopify_bulk_progress(
+  p_operation_id uuid, p_shopify_status text, p_objects bigint default null
+)
+returns text
+language plpgsql
+set search_path = ''
+as $$
+declare
+  next_status text := public.shopify_bulk_status(p_shopify_status);
+  current_status text;
+begin
+  if next_status is null or next_status not in ('created', 'running', 'completed') then
+    raise exception 'record_shopify_bulk_progress: not an in-flight status: %', p_shopify_status
+      using errcode = '22023';
+  end if;
+  update public.shopify_bulk_operations as b
+  set
+    status = case when b.status in ('created', 'running') then next_status else b.status end,
+    objects_read = greatest(b.objects_read, coalesce(p_objects, 0)),
+    checked_at = pg_catalog.now()
+  where b.id = p_operation_id
+  returning b.status into current_status;
+  if not found then
+    raise exception 'record_shopify_bulk_progress: no bulk operation %', p_operation_id using errcode = 'P0002';
+  end if;
+  return current_status;
+end
+$$;
+
+comment on function public.record_shopify_bulk_progress(uuid, text, bigint) is
+'Records an in-flight bulk operation''s Shopify status and object count; a finished row keeps its status.';
+
+revoke all on function public.record_shopify_bulk_progress(uuid, text, bigint) from public, anon, authenticated;
+grant execute on function public.record_shopify_bulk_progress(uuid, text, bigint) to service_role;
+
+create function public.fail_shopify_bulk_operation(
+  p_operation_id uuid, p_status text, p_error_code text, p_error text, p_max_failures integer default 5
+)
+returns text
+language plpgsql
+set search_path = ''
+as $$
+declare
+  op public.shopify_bulk_operations%rowtype;
+  failures integer;
+begin
+  if p_status is null or p_status not in ('failed', 'canceled', 'expired', 'partial') then
+    raise exception 'fail_shopify_bulk_operation: status must be failed, canceled, expired or partial, not %',
+      coalesce(p_status, 'null') using errcode = '22023';
+  end if;
+  select b.* into op from public.shopify_bulk_operations as b where b.id = p_operation_id for update;
+  if not found then
+    raise exception 'fail_shopify_bulk_operation: no bulk operation %', p_operation_id using errcode = 'P0002';
+  end if;
+  if op.status not in ('created', 'running', 'completed') then
+    return op.status;  -- already finished: a second report changes nothing
+  end if;
+  update public.shopify_bulk_operations as b
+  set
+    status = p_status, error_code = p_error_code, error = pg_catalog.left(p_error, 2000),
+    finished_at = pg_catalog.now(), checked_at = pg_catalog.now()
+  where b.id = p_operation_id;
+
+  select pg_catalog.count(*) into failures
+  from public.shopify_bulk_operations as b
+  where
+    b.user_id = op.user_id and b.import_id = op.import_id and b.kind = op.kind
+    and b.status in ('failed', 'canceled', 'expired', 'partial');
+  if failures >= p_max_failures then
+    update public.shopify_imports as si
+    set
+      status = 'failed', finished_at = pg_catalog.now(),
+      error = pg_catalog.format('the %s bulk operation did not complete %s times (last: %s)', op.kind, failures, p_status)
+    where si.user_id = op.user_id and si.id = op.import_id and si.status = 'running';
+    return 'import failed';
+  end if;
+  -- Another operation for this kind (and any kind not started yet).
+  if exists (
+    select from public.shopify_imports as si
+    where si.user_id = op.user_id and si.id = op.import_id and si.status = 'running'
+  ) then
+    perform public.queue_for_retry(
+      op.user_id, 'shopify.import_start', pg_catalog.jsonb_build_object('import_id', op.import_id),
+      p_reference_id => op.import_id, p_reference_table => 'shopify_imports'
+    );
+  end if;
+  return 'retrying';
+end
+$$;
+
+comment on function public.fail_shopify_bulk_operation(uuid, text, text, text, integer) is
+'Records a bulk operation that failed, was canceled, expired or left only partial data, and queues '
+'another for its kind; after p_max_failures of one kind the import fails. Never marks anything complete.';
+
+revoke all on function public.fail_shopify_bulk_operation(uuid, text, text, text, integer)
+from public, anon, authenticated;
+grant execute on function public.fail_shopify_bulk_operation(uuid, text, text, text, integer) to service_role;
+
+create function public.finish_shopify_bulk_load(p_operation_id uuid, p_objects bigint, p_rows bigint)
+returns text
+language plpgsql
+set search_path = ''
+as $$
+declare
+  op public.shopify_bulk_operations%rowtype;
+  missing text [];
+begin
+  select b.* into op from public.shopify_bulk_operations as b where b.id = p_operation_id for update;
+  if not found then
+    raise exception 'finish_shopify_bulk_load: no bulk operation %', p_operation_id using errcode = 'P0002';
+  end if;
+  if op.status = 'loaded' then
+    return 'already loaded';
+  end if;
+  if op.status not in ('created', 'running', 'completed') then
+    raise exception 'finish_shopify_bulk_load: bulk operation % is %', p_operation_id, op.status
+      using errcode = '55000';
+  end if;
+  update public.shopify_bulk_operations as b
+  set
+    status = 'loaded', objects_read = coalesce(p_objects, 0), rows_written = coalesce(p_rows, 0),
+    finished_at = pg_catalog.now(), checked_at = pg_catalog.now()
+  where b.id = p_operation_id;
+
+  select pg_catalog.array_agg(k) into missing
+  from pg_catalog.unnest(public.shopify_import_kinds()) as k
+  where not exists (
+    select from public.shopify_bulk_operations as b
+    where b.user_id = op.user_id and b.import_id = op.import_id and b.kind = k and b.status = 'loaded'
+  );
+  if missing is not null then
+    -- Kinds not started yet (one operation at a time on older API versions) start now.
+    perform public.queue_for_retry(
+      op.user_id, 'shopify.import_start', pg_catalog.jsonb_build_object('import_id', op.import_id),
+      p_reference_id => op.import_id, p_reference_table => 'shopify_imports'
+    );
+    return 'loaded';
+  end if;
+  update public.shopify_imports as si
+  set status = 'completed', finished_at = pg_catalog.now(), error = null
+  where si.user_id = op.user_id and si.id = op.import_id and si.status = 'running';
+  if found then
+    begin
+      perform public.set_setup_step_for_user(op.user_id, 'import', 'completed');
+    exception
+      when no_data_found then null;  -- a user without a settings row still gets their data
+    end;
+    perform public.log_activity(
+      op.user_id, 'shopify_import_completed', pg_catalog.jsonb_build_object('import_id', op.import_id), true,
+      'settings'
+    );
+  end if;
+  return 'import completed';
+end
+$$;
+
+comment on function public.finish_shopify_bulk_load(uuid, bigint, bigint) is
+'Marks a bulk operation loaded with its counts; when every kind of its import is loaded the import '
+'completes and so does the wizard''s import step. Otherwise queues the start of the kinds left.';
+
+revoke all on function public.finish_shopify_bulk_load(uuid, bigint, bigint) from public, anon, authenticated;
+grant execute on function public.finish_shopify_bulk_load(uuid, bigint, bigint) to service_role;
+
+create function public.record_shopify_bulk_finish(p_user_id uuid, p_shop_domain text, p_payload jsonb)
+returns text
+language plpgsql
+set search_path = ''
+as $$
+declare
+  op_id uuid;
+begin
+  -- {"admin_graphql_api_id": "gid://shopify/BulkOperation/…", "status": "completed", "error_code": …}
+  select b.id into op_id
+  from public.shopify_bulk_operations as b
+  inner join public.shopify_imports as si on b.user_id = si.user_id and b.import_id = si.id
+  where
+    b.user_id = p_user_id
+    and si.shop_domain = p_shop_domain
+    and b.shopify_bulk_operation_id = p_payload ->> 'admin_graphql_api_id'
+    and b.status in ('created', 'running', 'completed');
+  if op_id is null then
+    return null;  -- not ours, or already finished: nothing to do
+  end if;
+  -- The webhook says it finished; the check reads the result's URL (the webhook does not carry it)
+  -- and loads it, or records the failure.
+  update public.shopify_bulk_operations as b set checked_at = pg_catalog.now() where b.id = op_id;
+  perform public.queue_for_retry(
+    p_user_id, 'shopify.import_check', pg_catalog.jsonb_build_object('operation_id', op_id),
+    p_reference_id => op_id, p_reference_table => 'shopify_bulk_operations'
+  );
+  return 'bulk operation ' || coalesce(p_payload ->> 'status', 'finished');
+end
+$$;
+
+comment on function public.record_shopify_bulk_finish(uuid, text, jsonb) is
+'bulk_operations/finish: queues the check (and load) of the named bulk operation if it is one of '
+'this shop''s in flight; null otherwise.';
+
+revoke all on function public.record_shopify_bulk_finish(uuid, text, jsonb) from public, anon, authenticated;
+grant execute on function public.record_shopify_bulk_finish(uuid, text, jsonb) to service_role;
+
+create function public.queue_shopify_bulk_checks(p_older_than interval)
+returns integer
+language plpgsql
+set search_path = ''
+as $$
+declare
+  queued integer;
+begin
+  -- The fallback when no finish webhook arrives: every operation in flight not checked for a
+  -- while and without a check already waiting gets one.
+  with due as (
+    update public.shopify_bulk_operations as b
+    set checked_at = pg_catalog.now()
+    where
+      b.status in ('created', 'running', 'completed')
+      and b.checked_at <= pg_catalog.now() - p_older_than
+      -- An operation of an import that ended (failed, redacted) is nobody's business any more.
+      and exists (
+        select from public.shopify_imports as si
+        where si.user_id = b.user_id and si.id = b.import_id and si.status = 'running'
+      )
+      and not exists (
+        select from public.retry_queue as q
+        where
+          q.reference_table = 'shopify_bulk_operations' and q.reference_id = b.id
+          and q.status in ('pending', 'processing')
+      )
+    returning b.id, b.user_id
+  )
+
+  select pg_catalog.count(public.queue_for_retry(
+    d.user_id, 'shopify.import_check', pg_catalog.jsonb_build_object('operation_id', d.id),
+    p_reference_id => d.id, p_reference_table => 'shopify_bulk_operations'
+  )) into queued
+  from due as d;
+  return queued;
+end
+$$;
+
+comment on function public.queue_shopify_bulk_checks(interval) is
+'Queues shopify.import_check for every bulk operation in flight of a running import not checked '
+'within p_older_than (and without a check waiting); returns how many.';
+
+revoke all on function public.queue_shopify_bulk_checks(interval) from public, anon, authenticated;
+grant execute on function public.queue_shopify_bulk_checks(interval) to service_role;
+
+create function public.import_shopify_bulk_stage(
+  p_user_id uuid, p_shop_domain text, p_kind text, p_batch integer default 10000
+)
+returns bigint
+language plpgsql
+set search_path = ''
+as $$
+declare
+  total bigint;
+  from_n bigint := 0;
+  written bigint := 0;
+begin
+  -- The caller has COPYed one bulk operation's JSONL result, a line a row, into
+  -- pg_temp.shopify_bulk_stage (doc jsonb) in this transaction. Each line is an object of the
+  -- query (GraphQL field names, gids) or a child of one, naming its parent in __parentId (children
+  -- need not follow their parent). The rows are turned into our shape here, children joined to
+  -- their parents, and written in batches of p_batch parents through the webhooks' own upsert
+  -- functions. Returns the rows written.
+  if p_user_id is null or coalesce(p_shop_domain, '') = '' or p_batch is null or p_batch < 1 then
+    raise exception 'import_shopify_bulk_stage: a user, a shop and a positive batch are required'
+      using errcode = '22023';
+  end if;
+  -- Left by an earlier call in this transaction (no NOTICE for tables that are not there).
+  if pg_catalog.to_regclass('pg_temp.shopify_import_parents') is not null then
+    drop table pg_temp.shopify_import_parents;
+  end if;
+  if pg_catalog.to_regclass('pg_temp.shopify_import_children') is not null then
+    drop table pg_temp.shopify_import_children;
+  end if;
+
+  if p_kind = 'customers' then
+    create temp table shopify_import_parents on commit drop as
+    select
+      pg_catalog.row_number() over () as n,
+      (
+        pg_catalog.split_part(s.doc ->> 'id', '/', 5),
+        coalesce(s.doc -> 'defaultEmailAddress' ->> 'emailAddress', s.doc ->> 'email'),
+        (s.doc ->> 'updatedAt')::timestamptz,
+        (s.doc ->> 'createdAt')::timestamptz
+      )::public.shopify_customer_input as r
+    from pg_temp.shopify_bulk_stage as s
+    where not s.doc ? '__parentId';
+  elsif p_kind = 'orders' then
+    create temp table shopify_import_parents on commit drop as
+    select
+      pg_catalog.row_number() over () as n,
+      (
+        pg_catalog.split_part(s.doc ->> 'id', '/', 5),
+        nullif(pg_catalog.split_part(s.doc -> 'customer' ->> 'id', '/', 5), ''),
+        coalesce(s.doc -> 'customer' -> 'defaultEmailAddress' ->> 'emailAddress', s.doc -> 'customer' ->> 'email'),
+        coalesce(
+          nullif(s.doc ->> 'email', ''),
+          s.doc -> 'customer' -> 'defaultEmailAddress' ->> 'emailAddress',
+          s.doc -> 'customer' ->> 'email'
+        ),
+        (s.doc -> 'totalPriceSet' -> 'shopMoney' ->> 'amount')::numeric,
+        (s.doc -> 'subtotalPriceSet' -> 'shopMoney' ->> 'amount')::numeric,
+        (s.doc -> 'totalDiscountsSet' -> 'shopMoney' ->> 'amount')::numeric,
+        coalesce(li.items, 0),
+        case
+          when s.doc ->> 'cancelledAt' is not null then 'cancelled'
+          else coalesce(pg_catalog.lower(nullif(s.doc ->> 'displayFinancialStatus', '')), 'pending')
+        end,
+        -- The function only where there is a landing page to read (a call costs more than the rest of
+        -- the row); without one it is the source name, as the function would say.
+        case
+          when s.doc #>> '{customerJourneySummary,firstVisit,landingPage}' is not null
+            then public.shopify_attribution_channel(
+              s.doc #>> '{customerJourneySummary,firstVisit,landingPage}', s.doc ->> 'sourceName'
+            )
+          else nullif(s.doc ->> 'sourceName', '')
+        end,
+        case when pg_catalog.jsonb_array_length(coalesce(s.doc -> 'discountCodes', '[]')) > 0 then
+          pg_catalog.array_to_string(array(select pg_catalog.jsonb_array_elements_text(s.doc -> 'discountCodes')), ',')
+        end,
+        (s.doc ->> 'updatedAt')::timestamptz,
+        (s.doc ->> 'createdAt')::timestamptz
+      )::public.shopify_order_input as r
+    from pg_temp.shopify_bulk_stage as s
+    left join (
+      select
+        c.doc ->> '__parentId' as parent_id,
+        pg_catalog.sum((c.doc ->> 'quantity')::integer)::integer as items
+      from pg_temp.shopify_bulk_stage as c
+      where c.doc ? '__parentId'
+      group by c.doc ->> '__parentId'
+    ) as li on s.doc ->> 'id' = li.parent_id
+    where not s.doc ? '__parentId';
+  elsif p_kind = 'products' then
+    create temp table shopify_import_parents on commit drop as
+    select
+      pg_catalog.row_number() over () as n,
+      (
+        pg_catalog.split_part(s.doc ->> 'id', '/', 5),
+        s.doc ->> 'title',
+        s.doc ->> 'handle',
+        pg_catalog.lower(s.doc ->> 'status'),
+        s.doc ->> 'vendor',
+        s.doc ->> 'productType',
+        array(select pg_catalog.jsonb_array_elements_text(coalesce(s.doc -> 'tags', '[]'))),
+        coalesce(im.images, '[]'),
+        (s.doc ->> 'updatedAt')::timestamptz,
+        (s.doc ->> 'createdAt')::timestamptz
+      )::public.shopify_product_input as r
+    from pg_temp.shopify_bulk_stage as s
+    left join (
+      select
+        c.doc ->> '__parentId' as parent_id,
+        pg_catalog.jsonb_agg(
+          pg_catalog.jsonb_build_object('url', c.doc -> 'image' ->> 'url', 'alt', c.doc -> 'image' ->> 'altText')
+        ) as images
+      from pg_temp.shopify_bulk_stage as c
+      where c.doc ? '__parentId' and c.doc ? 'image'
+      group by c.doc ->> '__parentId'
+    ) as im on s.doc ->> 'id' = im.parent_id
+    where not s.doc ? '__parentId';
+    create temp table shopify_import_children on commit drop as
+    select
+      p.n,
+      (
+        (p.r).shopify_product_id,
+        pg_catalog.split_part(c.doc ->> 'id', '/', 5),
+        c.doc ->> 'title',
+        c.doc ->> 'sku',
+        (c.doc ->> 'price')::numeric,
+        (c.doc ->> 'inventoryQuantity')::integer,
+        (c.doc ->> 'position')::integer
+      )::public.shopify_variant_input as r
+    from pg_temp.shopify_bulk_stage as c
+    inner join pg_temp.shopify_import_parents as p
+      on pg_catalog.split_part(c.doc ->> '__parentId', '/', 5) = (p.r).shopify_product_id
+    where c.doc ? '__parentId' and pg_catalog.split_part(c.doc ->> 'id', '/', 4) = 'ProductVariant';
+  elsif p_kind = 'collections' then
+    create temp table shopify_import_parents on commit drop as
+    select
+      pg_catalog.row_number() over () as n,
+      (
+        pg_catalog.split_part(s.doc ->> 'id', '/', 5),
+        s.doc ->> 'title',
+        s.doc ->> 'handle',
+        case when pg_catalog.jsonb_typeof(s.doc -> 'ruleSet') = 'object' then 'smart' else 'custom' end,
+        (s.doc ->> 'updatedAt')::timestamptz
+      )::public.shopify_collection_input as r
+    from pg_temp.shopify_bulk_stage as s
+    where not s.doc ? '__parentId';
+    create temp table shopify_import_children on commit drop as
+    select
+      p.n,
+      ((p.r).shopify_collection_id, pg_catalog.split_part(c.doc ->> 'id', '/', 5))::public.shopify_collection_member_input
+      as r
+    from pg_temp.shopify_bulk_stage as c
+    inner join pg_temp.shopify_import_parents as p
+      on pg_catalog.split_part(c.doc ->> '__parentId', '/', 5) = (p.r).shopify_collection_id
+    where c.doc ? '__parentId';
+  else
+    raise exception 'import_shopify_bulk_stage: unknown kind %', coalesce(p_kind, 'null') using errcode = '22023';
+  end if;
+
+  select pg_catalog.count(*) into total from pg_temp.shopify_import_parents;
+  if total > p_batch then
+    create index on pg_temp.shopify_import_parents (n);
+    if p_kind in ('products', 'collections') then
+      create index on pg_temp.shopify_import_children (n);
+    end if;
+    analyze pg_temp.shopify_import_parents;
+  end if;
+  while from_n < total loop
+    -- One statement per kind: each is planned for its own row type.
+    if p_kind = 'customers' then
+      written := written + public.upsert_shopify_customers(p_user_id, p_shop_domain, array(
+        select p.r from pg_temp.shopify_import_parents as p where p.n > from_n and p.n <= from_n + p_batch
+      ));
+    elsif p_kind = 'orders' then
+      written := written + public.upsert_shopify_orders(p_user_id, p_shop_domain, array(
+        select p.r from pg_temp.shopify_import_parents as p where p.n > from_n and p.n <= from_n + p_batch
+      ), false);
+    elsif p_kind = 'products' then
+      written := written + public.upsert_shopify_products(p_user_id, p_shop_domain, array(
+        select p.r from pg_temp.shopify_import_parents as p where p.n > from_n and p.n <= from_n + p_batch
+      ), array(
+        select c.r from pg_temp.shopify_import_children as c where c.n > from_n and c.n <= from_n + p_batch
+      ));
+    else
+      written := written + public.upsert_shopify_collections(p_user_id, p_shop_domain, array(
+        select p.r from pg_temp.shopify_import_parents as p where p.n > from_n and p.n <= from_n + p_batch
+      ), array(
+        select c.r from pg_temp.shopify_import_children as c where c.n > from_n and c.n <= from_n + p_batch
+      ));
+    end if;
+    from_n := from_n + p_batch;
+  end loop;
+  if p_kind = 'orders' then
+    -- A customer's orders may be spread over every batch: their totals are computed once, here.
+    perform public.refresh_shopify_customer_totals(p_user_id, array(
+      select c.id
+      from (select distinct (p.r).shopify_customer_id as customer_key from pg_temp.shopify_import_parents as p) as k
+      -- One unique-index probe per customer (LATERAL with LIMIT stays a subquery): the statistics of
+      -- customers are stale by now, and a plan that scans them per order is quadratic.
+      cross join lateral (
+        select x.id from public.customers as x
+        where x.user_id = p_user_id and x.shopify_customer_id = k.customer_key
+        limit 1
+      ) as c
+    ));
+  end if;
+  drop table pg_temp.shopify_import_parents;
+  if p_kind in ('products', 'collections') then
+    drop table pg_temp.shopify_import_children;
+  end if;
+  return written;
+end
+$$;
+
+comment on function public.import_shopify_bulk_stage(uuid, text, text, integer) is
+'Writes one bulk operation''s JSONL result, staged in pg_temp.shopify_bulk_stage (doc jsonb) by '
+'the caller, through the webhooks'' upsert functions in batches; children joined by __parentId. '
+'Returns the rows written.';
+
+revoke all on function public.import_shopify_bulk_stage(uuid, text, text, integer) from public, anon, authenticated;
+grant execute on function public.import_shopify_bulk_stage(uuid, text, text, integer) to service_role;
