@@ -33,7 +33,8 @@ import psycopg  # noqa: E402
 from service.db import Database  # noqa: E402
 from service.providers.shopify.client import BULK_QUERIES, ShopifyClient  # noqa: E402
 from service.providers.shopify.imports import load  # noqa: E402
-from service.testing import migrated_template, throwaway_cluster  # noqa: E402
+from service.localdb import LocalCluster  # noqa: E402
+from service.testing import checkpoint, migrated_template, throwaway_cluster  # noqa: E402
 from tests.fakes.server import serve  # noqa: E402
 from tests.fakes.shopify import FakeShopify  # noqa: E402
 
@@ -110,7 +111,7 @@ def _import_child(url: str, base: str, user_id: str, operation_id: str, gid: str
     pipe.send((elapsed, vm_hwm_kb(os.getpid()) / 1024, before / 1024))
 
 
-def run_import(url: str, fake: FakeShopify, base: str, user_id: str, path: Path) -> tuple[float, float, int]:
+def run_import(cluster: LocalCluster, url: str, fake: FakeShopify, base: str, user_id: str, path: Path) -> tuple[float, float, int]:
     """One import of the file: seconds, the child's peak RSS (MB), rows in the two tables."""
     import_id, shop = prepare(url, user_id)
     fake.shops[SHOP].bulk_sources["orders"] = lambda: file_chunks(path)
@@ -124,7 +125,7 @@ def run_import(url: str, fake: FakeShopify, base: str, user_id: str, path: Path)
             "insert into public.shopify_bulk_operations (user_id, import_id, kind, shopify_bulk_operation_id, status)"
             " values (%s, %s, 'orders', %s, 'completed') returning id::text", [user_id, import_id, operation.id]
         ).fetchone()[0]
-        conn.execute("checkpoint")
+    checkpoint(cluster)
     receiver, sender = multiprocessing.Pipe(duplex=False)
     child = multiprocessing.get_context("fork").Process(
         target=_import_child, args=(url, base, user_id, operation_id, operation.id, sender))
@@ -141,7 +142,7 @@ def run_import(url: str, fake: FakeShopify, base: str, user_id: str, path: Path)
     return elapsed, peak_mb, rows
 
 
-def raw_copy(url: str, directory: Path) -> tuple[float, int]:
+def raw_copy(cluster: LocalCluster, url: str, directory: Path) -> tuple[float, int]:
     """The same rows, COPYed into the same emptied tables: seconds and rows."""
     tables = ("customers", "customer_orders")  # orders reference customers
     with psycopg.connect(url, autocommit=True) as conn:
@@ -151,7 +152,7 @@ def raw_copy(url: str, directory: Path) -> tuple[float, int]:
                 for block in copy:
                     out.write(block)
         conn.execute("truncate public.customer_orders, public.customers cascade")
-        conn.execute("checkpoint")
+        checkpoint(cluster)
         began = time.perf_counter()
         with conn.transaction():
             for table in tables:
@@ -185,8 +186,8 @@ def main() -> None:
         for orders in sizes:
             path = directory / f"orders-{orders}.jsonl"
             lines = write_jsonl(path, orders)
-            elapsed, peak_mb, rows = run_import(url, fake, base, user_id, path)
-            copy_elapsed, copy_rows = raw_copy(url, directory)
+            elapsed, peak_mb, rows = run_import(cluster, url, fake, base, user_id, path)
+            copy_elapsed, copy_rows = raw_copy(cluster, url, directory)
             assert copy_rows == rows
             figures = results[orders] = {
                 "lines": lines, "rows": rows, "import_rows_per_s": rows / elapsed,

@@ -46,7 +46,7 @@ import psycopg
 from service.config import PROJECT_ROOT  # noqa: E402
 from service.localdb import LocalCluster  # noqa: E402
 from service.migrate import recreate_database  # noqa: E402
-from service.testing import migrated_template, throwaway_cluster  # noqa: E402
+from service.testing import checkpoint, migrated_template, throwaway_cluster  # noqa: E402
 
 ITEMS = 10_000
 ENQUEUE_ITEMS = 5_000
@@ -382,7 +382,7 @@ def install_peer(peer: Peer, url: str, scratch: Path, graphile: Path) -> None:
         raise SystemExit(f"bench: installing {peer.name}'s schema failed:\n{done.stdout}{done.stderr}")
 
 
-def fill_for_claims(url: str, user_id: str, pending: int) -> str:
+def fill_for_claims(cluster: LocalCluster, url: str, user_id: str, pending: int) -> str:
     """`pending` due items, spread over the past so the claim has an order to follow; the scan
     the claim's query plans."""
     with psycopg.connect(url, autocommit=True) as conn:
@@ -390,7 +390,7 @@ def fill_for_claims(url: str, user_id: str, pending: int) -> str:
                      " select %s, 'noop', '{}', now() - make_interval(secs => g) from generate_series(1, %s) as g",
                      [user_id, pending])
         conn.execute("vacuum analyze public.retry_queue")
-        conn.execute("checkpoint")  # the load's dirty pages written now, not evicted by the claims timed
+        checkpoint(cluster)  # the load's dirty pages written now, not evicted by the claims timed
         plan = conn.execute(
             "explain (format json) select q.id from public.retry_queue as q where q.status = 'pending'"
             " and q.next_retry_at <= now() and q.attempts < q.max_attempts order by q.next_retry_at"
@@ -409,7 +409,7 @@ def claim_latencies(cluster: LocalCluster, template: str, user_id: str,
             admin.execute(f"drop database if exists claims_{name}")
             admin.execute(f"create database claims_{name} template {template}")
         urls[name] = cluster.url(f"claims_{name}")
-        scans[name] = fill_for_claims(urls[name], user_id, pending)
+        scans[name] = fill_for_claims(cluster, urls[name], user_id, pending)
     timings: dict[str, list[float]] = {name: [] for name in sizes}
     try:
         for name, url in urls.items():
