@@ -10,7 +10,7 @@
 -- and no trigger fires for it). The per-payload functions turn a webhook's REST payload into
 -- one such row.
 
-create function public.shopify_attribution_channel(p_order jsonb)
+create function public.shopify_channel_from_landing(p_landing_site text, p_source_name text)
 returns text
 language sql
 immutable
@@ -19,13 +19,29 @@ set search_path = ''
 as $$
   -- The marketing channel: utm_source of the landing page when there is one, else Shopify's source.
   select coalesce(
-    pg_catalog.lower(pg_catalog.substring(p_order ->> 'landing_site', '[?&]utm_source=([^&#]+)')),
-    nullif(p_order ->> 'source_name', '')
+    pg_catalog.lower(pg_catalog.substring(p_landing_site, '[?&]utm_source=([^&#]+)')),
+    nullif(p_source_name, '')
   )
 $$;
 
+comment on function public.shopify_channel_from_landing(text, text) is
+'The attribution channel from a landing page (its utm_source) and Shopify''s source name.';
+
+revoke all on function public.shopify_channel_from_landing(text, text) from public, anon, authenticated;
+grant execute on function public.shopify_channel_from_landing(text, text) to service_role;
+
+create function public.shopify_attribution_channel(p_order jsonb)
+returns text
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+  select public.shopify_channel_from_landing(p_order ->> 'landing_site', p_order ->> 'source_name')
+$$;
+
 comment on function public.shopify_attribution_channel(jsonb) is
-'An order''s attribution channel: the landing page''s utm_source, else Shopify''s source_name.';
+'An order''s attribution channel from its REST payload: the landing page''s utm_source, else Shopify''s source_name.';
 
 revoke all on function public.shopify_attribution_channel(jsonb) from public, anon, authenticated;
 grant execute on function public.shopify_attribution_channel(jsonb) to service_role;
@@ -90,25 +106,6 @@ create type public.shopify_order_input as (
 
 comment on type public.shopify_order_input is
 'One Shopify order in our shape (its customer by Shopify id), the input of upsert_shopify_orders.';
-
-create function public.shopify_attribution_channel(p_landing_site text, p_source_name text)
-returns text
-language sql
-immutable
-parallel safe
-set search_path = ''
-as $$
-  select coalesce(
-    pg_catalog.lower(pg_catalog.substring(p_landing_site, '[?&]utm_source=([^&#]+)')),
-    nullif(p_source_name, '')
-  )
-$$;
-
-comment on function public.shopify_attribution_channel(text, text) is
-'The attribution channel from a landing page (its utm_source) and Shopify''s source name.';
-
-revoke all on function public.shopify_attribution_channel(text, text) from public, anon, authenticated;
-grant execute on function public.shopify_attribution_channel(text, text) to service_role;
 
 create function public.upsert_shopify_customers(
   p_user_id uuid, p_shop_domain text, p_customers public.shopify_customer_input[]

@@ -508,7 +508,7 @@ begin
         -- the row); without one it is the source name, as the function would say.
         case
           when s.doc #>> '{customerJourneySummary,firstVisit,landingPage}' is not null
-            then public.shopify_attribution_channel(
+            then public.shopify_channel_from_landing(
               s.doc #>> '{customerJourneySummary,firstVisit,landingPage}', s.doc ->> 'sourceName'
             )
           else nullif(s.doc ->> 'sourceName', '')
