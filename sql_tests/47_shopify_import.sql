@@ -4,7 +4,7 @@
 -- a staged JSONL result (children after their parents, joined by __parentId) and its repetition
 -- changing nothing, RLS.
 begin;
-select plan(25);
+select plan(27);
 
 select tests.create_user('imp-a@example.test') as a \gset user_
 select tests.create_user('imp-b@example.test') as b \gset user_
@@ -119,6 +119,16 @@ select results_eq(
 select is(
   public.import_shopify_bulk_stage(:'user_a', 'a.myshopify.com', 'orders'), 0::bigint,
   'the same result again writes nothing'
+);
+select ok(
+  not has_function_privilege('authenticated', 'public.analyze_shopify_import_targets(text)', 'execute')
+  and not has_function_privilege('anon', 'public.analyze_shopify_import_targets(text)', 'execute')
+  and has_function_privilege('service_role', 'public.analyze_shopify_import_targets(text)', 'execute'),
+  'refreshing the import''s statistics is the service''s alone'
+);
+select throws_ok(
+  $$select public.analyze_shopify_import_targets('pins')$$, '22023', null,
+  'an unknown import kind is refused'
 );
 
 -- Every kind loaded: the import and the wizard step complete.

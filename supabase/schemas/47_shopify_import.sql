@@ -441,6 +441,37 @@ comment on function public.queue_shopify_bulk_checks(interval) is
 revoke all on function public.queue_shopify_bulk_checks(interval) from public, anon, authenticated;
 grant execute on function public.queue_shopify_bulk_checks(interval) to service_role;
 
+create function public.analyze_shopify_import_targets(p_kind text)
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  -- As the tables' owner: ANALYZE is the owner's, and the import runs as service_role. Inside the
+  -- import's transaction ANALYZE counts the rows that transaction wrote, so the plans of the next
+  -- batches see the tables as they now are, not as they were before the import.
+  if p_kind = 'customers' then
+    analyze public.customers;
+  elsif p_kind = 'orders' then
+    analyze public.customers, public.customer_orders;
+  elsif p_kind = 'products' then
+    analyze public.shopify_products, public.shopify_product_variants;
+  elsif p_kind = 'collections' then
+    analyze public.shopify_collections, public.shopify_collection_products;
+  else
+    raise exception 'analyze_shopify_import_targets: unknown kind %', p_kind using errcode = '22023';
+  end if;
+end
+$$;
+
+comment on function public.analyze_shopify_import_targets(text) is
+'Refreshes the planner statistics of the tables one import kind writes, as their owner, during the '
+'import''s own transaction (called by import_shopify_bulk_stage as the tables grow).';
+
+revoke all on function public.analyze_shopify_import_targets(text) from public, anon, authenticated;
+grant execute on function public.analyze_shopify_import_targets(text) to service_role;
+
 create function public.import_shopify_bulk_stage(
   p_user_id uuid, p_shop_domain text, p_kind text, p_batch integer default 10000
 )
@@ -452,6 +483,9 @@ declare
   total bigint;
   from_n bigint := 0;
   written bigint := 0;
+  -- The batch after which the written tables' statistics are next refreshed: each time the rows
+  -- written double, so a million orders cost about seven ANALYZEs.
+  next_analyze bigint := p_batch;
 begin
   -- The caller has COPYed one bulk operation's JSONL result, a line a row, into
   -- pg_temp.shopify_bulk_stage (doc jsonb) in this transaction. Each line is an object of the
@@ -631,8 +665,17 @@ begin
       ));
     end if;
     from_n := from_n + p_batch;
+    -- Planned on statistics from before the import, the lookups of later batches can pick an index
+    -- that reads every row of the user per probe (a 1M-order import then never ends).
+    if from_n >= next_analyze and from_n < total then
+      perform public.analyze_shopify_import_targets(p_kind);
+      next_analyze := next_analyze * 2;
+    end if;
   end loop;
   if p_kind = 'orders' then
+    if total > p_batch then
+      perform public.analyze_shopify_import_targets(p_kind);
+    end if;
     -- A customer's orders may be spread over every batch: their totals are computed once, here.
     perform public.refresh_shopify_customer_totals(p_user_id, array(
       select c.id
