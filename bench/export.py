@@ -33,7 +33,7 @@ from service.auth import sign_dev_token  # noqa: E402
 from service.exports.request import resolve_export_request  # noqa: E402
 from service.exports.stream import copy_statement  # noqa: E402
 from service.localdb import free_port  # noqa: E402
-from service.testing import migrated_template, throwaway_cluster  # noqa: E402
+from service.testing import migrated_template, throwaway_cluster, wait_until_serving  # noqa: E402
 
 SIZES = (10_000, 100_000, 1_000_000)
 PLAN_SIZES = (10_000, 100_000, 1_000_000)
@@ -78,17 +78,8 @@ def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
            "HAVEN_STATE_DIR": "/nonexistent-bench-state"}
     server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1",
                                "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return server
-        except requests.RequestException:  # not listening yet, or too busy starting to answer
-            pass
-        if server.poll() is not None:
-            raise RuntimeError("the server exited")
-        time.sleep(0.1)  # polling a condition with a deadline
-    raise RuntimeError("the server did not come up")
+    wait_until_serving(server, f"http://127.0.0.1:{port}/healthz")
+    return server
 
 
 def endpoint(url: str, token: str, rows: int) -> tuple[float, float]:

@@ -32,7 +32,7 @@ import requests
 from service.auth import sign_dev_token
 from service.localdb import free_port
 from service.providers.shopify.client import webhook_hmac
-from service.testing import migrated_template, throwaway_cluster
+from service.testing import migrated_template, throwaway_cluster, wait_until_serving
 
 SECRET = "bench-shopify-secret"
 JWT_SECRET = "bench-jwt-secret-that-is-long-enough-for-hs256-0123456789"
@@ -164,16 +164,7 @@ def main() -> None:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if requests.get(base + "/livez", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:  # not listening yet, or too busy starting to answer
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("the server did not come up")
-                time.sleep(0.1)  # waiting for a process to listen, not test synchronisation
+            wait_until_serving(server, base + "/livez")
             attack = Attack(port, tokens)
             trickler = threading.Thread(target=attack.trickle, name="trickle")
             trickler.start()

@@ -31,16 +31,14 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-import time
 import uuid
 
 import psutil
 import psycopg
-import requests
 
 from service.localdb import free_port
 from service.providers.shopify.client import webhook_hmac
-from service.testing import migrated_template, throwaway_cluster
+from service.testing import migrated_template, throwaway_cluster, wait_until_serving
 
 SECRET = "bench-shopify-secret"
 SHOP = "bench-prints.myshopify.com"
@@ -194,16 +192,7 @@ def main() -> None:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if requests.get(base + "/healthz", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:  # not listening yet, or too busy starting to answer
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("the server did not come up")
-                time.sleep(0.1)  # waiting for a process to listen, not test synchronisation
+            wait_until_serving(server, base + "/healthz")
             with tempfile.TemporaryDirectory() as scratch_dir:
                 scratch = Path(scratch_dir)
                 server_usage, postgres_usage = psutil.Process(server.pid), psutil.Process(postmaster_pid)

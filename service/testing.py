@@ -1,12 +1,15 @@
 """Throwaway clusters and migrated template databases, for pytest, pgTAP and the benches."""
 from __future__ import annotations
 
+import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+import requests
 
 from .localdb import LocalCluster
 from .migrate import migrate, recreate_database
@@ -45,3 +48,20 @@ def checkpoint(cluster: LocalCluster) -> None:
     is not, locally as on Supabase. Benches flush a load's dirty pages before they time anything."""
     with psycopg.connect(cluster.admin_url(), autocommit=True) as conn:
         conn.execute("checkpoint")
+
+
+def wait_until_serving(server: subprocess.Popen[bytes], url: str, timeout_seconds: float = 30.0) -> None:
+    """Waits until a server the benches started answers `url` with 200; raises if it exits first or
+    stays silent past the deadline. A server too busy starting to answer in time is still starting."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:  # not listening yet, or too busy starting to answer
+            pass
+        if server.poll() is not None:
+            raise RuntimeError("the server exited before it answered")
+        if time.monotonic() > deadline:
+            raise RuntimeError("the server did not come up")
+        time.sleep(0.1)  # polling a process that has no readiness signal, with a deadline
