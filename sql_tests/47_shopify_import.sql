@@ -4,7 +4,7 @@
 -- a staged JSONL result (children after their parents, joined by __parentId) and its repetition
 -- changing nothing, RLS.
 begin;
-select plan(27);
+select plan(30);
 
 select tests.create_user('imp-a@example.test') as a \gset user_
 select tests.create_user('imp-b@example.test') as b \gset user_
@@ -91,15 +91,19 @@ select throws_ok(
 );
 
 -- A staged result: parents and children (after all parents), as the service COPYs it.
-create temp table shopify_bulk_stage (doc jsonb) on commit drop;
-insert into shopify_bulk_stage (doc) values
-('{"id": "gid://shopify/Order/1", "createdAt": "2026-11-01T00:00:00Z", "updatedAt": "2026-11-02T00:00:00Z",
-   "displayFinancialStatus": "PAID", "totalPriceSet": {"shopMoney": {"amount": "30.00"}},
-   "discountCodes": ["A", "B"], "customer": {"id": "gid://shopify/Customer/9"}}'),
-('{"id": "gid://shopify/Order/2", "createdAt": "2026-11-01T00:00:00Z", "updatedAt": "2026-11-02T00:00:00Z",
-   "cancelledAt": "2026-11-02T00:00:00Z", "totalPriceSet": {"shopMoney": {"amount": "5.00"}}}'),
-('{"id": "gid://shopify/LineItem/12", "quantity": 4, "__parentId": "gid://shopify/Order/1"}'),
-('{"id": "gid://shopify/LineItem/11", "quantity": 2, "__parentId": "gid://shopify/Order/1"}');
+select lives_ok($$select public.create_shopify_bulk_stage('orders')$$, 'the orders'' staging table is made');
+insert into pg_temp.shopify_bulk_stage (
+  parent_gid, gid, customer_gid, total, financial_status, cancelled_at, discount_codes, updated_at, created_at,
+  quantity
+) values
+-- Order 1 with one line item summed into its row by the service, and two of its items elsewhere.
+(
+  null, 'gid://shopify/Order/1', 'gid://shopify/Customer/9', 30.00, 'PAID', null, '{A,B}', '2026-11-02', '2026-11-01',
+  1
+),
+(null, 'gid://shopify/Order/2', null, 5.00, null, '2026-11-02', '{}', '2026-11-02', '2026-11-01', null),
+('gid://shopify/Order/1', null, null, null, null, null, null, null, null, 4),
+('gid://shopify/Order/1', null, null, null, null, null, null, null, null, 2);
 select is(
   public.import_shopify_bulk_stage(:'user_a', 'a.myshopify.com', 'orders', 1), 2::bigint,
   'a staged result is written in batches'
@@ -107,9 +111,9 @@ select is(
 select results_eq(
   $$select shopify_order_id, item_count, status, coupon_code, total, shop_domain from public.customer_orders
     order by 1$$,
-  $$values ('1'::text, 6, 'paid'::text, 'A,B'::text, 30.00::numeric(12, 2), 'a.myshopify.com'::text),
+  $$values ('1'::text, 7, 'paid'::text, 'A,B'::text, 30.00::numeric(12, 2), 'a.myshopify.com'::text),
     ('2', 0, 'cancelled', null, 5.00, 'a.myshopify.com')$$,
-  'orders in our shape: line items summed through __parentId, status, coupons'
+  'orders in our shape: line items summed (in the row and through __parentId), status, coupons'
 );
 select results_eq(
   $$select order_count, total_spent from public.customers where shopify_customer_id = '9'$$,
@@ -129,6 +133,15 @@ select ok(
 select throws_ok(
   $$select public.analyze_shopify_import_targets('pins')$$, '22023', null,
   'an unknown import kind is refused'
+);
+select throws_ok(
+  $$select public.create_shopify_bulk_stage('pins')$$, '22023', null,
+  'a staging table for an unknown kind is refused'
+);
+select ok(
+  not has_function_privilege('authenticated', 'public.create_shopify_bulk_stage(text)', 'execute')
+  and not has_function_privilege('anon', 'public.create_shopify_bulk_stage(text)', 'execute'),
+  'staging an import is the service''s alone'
 );
 
 -- Every kind loaded: the import and the wizard step complete.

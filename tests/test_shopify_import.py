@@ -196,6 +196,28 @@ def test_a_result_url_that_expired_is_recorded_and_retried(shop_client, fake, co
     assert status(shop_client, connected)["status"] == "completed"
 
 
+@pytest.mark.parametrize("bad, problem", [
+    (b"not json", "line 2 is not JSON"),
+    (b'{"id": "gid://shopify/Order/2", "customer": {"id": ["gid"]}}', "line 2: customer.id"),
+    (b'{"id": "gid://shopify/Order/2", "totalPriceSet": {"shopMoney": {"amount": "lots"}}}', "numeric"),
+])
+def test_a_result_that_cannot_be_read_is_recorded_failed_and_retried(shop_client, fake, connected, shop_settings, db,
+                                                                     database_url, shop_data, bad, problem):
+    shop_data.bulk_sources["orders"] = lambda: iter([b'{"id": "gid://shopify/Order/1"}\n', bad + b"\n"])
+    start(shop_client, connected)
+    run_queued(shop_settings, db)
+    finish_and_deliver(shop_client, fake, shop_settings, db)
+    latest = status(shop_client, connected)
+    orders = [op for op in latest["operations"] if op["kind"] == "orders"]
+    assert [op["status"] for op in orders] == ["failed", "created"]
+    assert "could not be read" in orders[0]["error"] and problem in orders[0]["error"], orders[0]["error"]
+    assert sql(database_url, "select count(*) from public.customer_orders")[0][0] == 0  # not one line of it
+    del shop_data.bulk_sources["orders"]
+    finish_and_deliver(shop_client, fake, shop_settings, db)
+    assert status(shop_client, connected)["status"] == "completed"
+    assert sql(database_url, "select count(*) from public.customer_orders")[0][0] == ORDERS
+
+
 def test_starting_needs_a_connected_shop_and_one_import_runs_at_a_time(shop_client, fake, user, connected,
                                                                        make_user, shop_settings, db, shop_data):
     stranger = make_user("no-shop@example.test")

@@ -177,6 +177,44 @@ declare
   written bigint;
 begin
   -- Totals from the orders held (not cancelled, voided or refunded); unchanged ones are not rewritten.
+  if p_customer_ids is null then
+    -- Every customer of the user (the import, once at its end): one pass over their orders,
+    -- aggregated by hash, instead of an index probe per customer.
+    update public.customers as c
+    set
+      order_count = s.order_count,
+      total_spent = s.total_spent,
+      first_order_at = s.first_order_at,
+      last_order_at = s.last_order_at
+    from (
+      select
+        x.id,
+        coalesce(a.order_count, 0) as order_count,
+        coalesce(a.total_spent, 0) as total_spent,
+        a.first_order_at,
+        a.last_order_at
+      from public.customers as x
+      left join (
+        select
+          o.customer_id,
+          pg_catalog.count(*)::integer as order_count,
+          pg_catalog.sum(o.total) as total_spent,
+          pg_catalog.min(o.created_at) as first_order_at,
+          pg_catalog.max(o.created_at) as last_order_at
+        from public.customer_orders as o
+        where o.user_id = p_user_id and o.status not in ('cancelled', 'voided', 'refunded')
+        group by o.customer_id
+      ) as a on x.id = a.customer_id
+      where x.user_id = p_user_id
+    ) as s
+    where
+      c.user_id = p_user_id
+      and c.id = s.id
+      and (c.order_count, c.total_spent, c.first_order_at, c.last_order_at)
+      is distinct from (s.order_count, s.total_spent, s.first_order_at, s.last_order_at);
+    get diagnostics written = row_count;
+    return written;
+  end if;
   update public.customers as c
   set
     order_count = s.order_count,
@@ -217,14 +255,15 @@ end
 $$;
 
 comment on function public.refresh_shopify_customer_totals(uuid, uuid[]) is
-'Recomputes the order count, spend and first/last order of the given customers from the orders held '
-'(not cancelled/voided/refunded), in one statement; rows whose totals are unchanged are not written.';
+'Recomputes the order count, spend and first/last order of the given customers (null: every customer '
+'of the user) from the orders held (not cancelled/voided/refunded), in one statement; rows whose totals '
+'are unchanged are not written.';
 
 revoke all on function public.refresh_shopify_customer_totals(uuid, uuid[]) from public, anon, authenticated;
 grant execute on function public.refresh_shopify_customer_totals(uuid, uuid[]) to service_role;
 
 create function public.upsert_shopify_orders(
-  p_user_id uuid, p_shop_domain text, p_orders public.shopify_order_input[], p_refresh_totals boolean default true
+  p_user_id uuid, p_shop_domain text, p_orders public.shopify_order_input[], p_import boolean default false
 )
 returns bigint
 language plpgsql
@@ -242,13 +281,16 @@ begin
   end if;
 
   -- Each order's customer must exist to be linked; its own webhook or import row fills in the rest.
-  insert into public.customers (user_id, shopify_customer_id, email, shop_domain)
-  select distinct on (i.shopify_customer_id)
-    p_user_id, i.shopify_customer_id, i.shopify_customer_email, p_shop_domain
-  from pg_catalog.unnest(p_orders) as i
-  where coalesce(pg_catalog.btrim(i.shopify_customer_id), '') <> ''
-  order by i.shopify_customer_id asc, i.shopify_updated_at desc nulls last
-  on conflict on constraint customers_user_id_shopify_customer_id_key do nothing;
+  -- The import has created every customer of its orders before it writes them.
+  if not p_import then
+    insert into public.customers (user_id, shopify_customer_id, email, shop_domain)
+    select distinct on (i.shopify_customer_id)
+      p_user_id, i.shopify_customer_id, i.shopify_customer_email, p_shop_domain
+    from pg_catalog.unnest(p_orders) as i
+    where coalesce(pg_catalog.btrim(i.shopify_customer_id), '') <> ''
+    order by i.shopify_customer_id asc, i.shopify_updated_at desc nulls last
+    on conflict on constraint customers_user_id_shopify_customer_id_key do nothing;
+  end if;
 
   -- The lookups are LATERAL with LIMIT, one index probe per input row: during an import the tables
   -- grow faster than their statistics, and a hash join would read every row the user has, per batch.
@@ -264,8 +306,10 @@ begin
       limit 1  -- keeps the subquery a subquery (the planner would turn it into a hash join)
     ) as c on true
     left join lateral (
+      -- The customer an order had, whose totals change when it moves: not looked up for the import,
+      -- which recomputes every customer's totals at its end.
       select y.customer_id from public.customer_orders as y
-      where y.user_id = p_user_id and y.shopify_order_id = i.shopify_order_id
+      where not p_import and y.user_id = p_user_id and y.shopify_order_id = i.shopify_order_id
       limit 1
     ) as o on true
     order by i.shopify_order_id asc, i.shopify_updated_at desc nulls last
@@ -313,15 +357,13 @@ begin
   ),
 
   customers_touched as (
-    -- Who gained or changed an order (skipped when the caller refreshes them itself), and who lost one.
-    select w.customer_id from written_rows as w where p_refresh_totals and w.customer_id is not null
+    -- Who gained, changed or lost an order (none for the import, which recomputes them all at its end).
+    select w.customer_id from written_rows as w where not p_import and w.customer_id is not null
     union
     select i.previous_customer_id
     from input as i
     inner join written_rows as w on i.shopify_order_id = w.shopify_order_id
-    where
-      i.previous_customer_id is not null
-      and (i.previous_customer_id is distinct from w.customer_id or p_refresh_totals)
+    where i.previous_customer_id is not null
   )
 
   select
@@ -330,7 +372,7 @@ begin
   into written, touched;
 
   -- Their totals, from the orders now held (a second statement: it must see this one's writes).
-  -- The import refreshes the customers of its orders once at its end instead (p_refresh_totals).
+  -- The import (p_import) recomputes every customer's totals once at its end instead.
   if touched is not null then
     perform public.refresh_shopify_customer_totals(p_user_id, touched);
   end if;
@@ -341,8 +383,9 @@ $$;
 comment on function public.upsert_shopify_orders(uuid, text, public.shopify_order_input[], boolean) is
 'Upserts orders (webhook or import) under the webhook rule: never back to an older updated_at, an '
 'identical row is not rewritten; links (creating if needed) each order''s customer and recomputes '
-'the totals of customers whose orders changed (unless p_refresh_totals is false: the import refreshes '
-'once at its end). Stamps the shop when given. Returns the orders written.';
+'the totals of customers whose orders changed. p_import: the caller (the import) has created every '
+'order''s customer and recomputes all the user''s customers'' totals at its end, so neither is done '
+'here. Stamps the shop when given. Returns the orders written.';
 
 revoke all on function public.upsert_shopify_orders(uuid, text, public.shopify_order_input[], boolean)
 from public, anon, authenticated;

@@ -472,11 +472,63 @@ comment on function public.analyze_shopify_import_targets(text) is
 revoke all on function public.analyze_shopify_import_targets(text) from public, anon, authenticated;
 grant execute on function public.analyze_shopify_import_targets(text) to service_role;
 
+create function public.create_shopify_bulk_stage(p_kind text)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+  -- The staging table the service COPYs one bulk operation's result into, a JSONL line a row,
+  -- before import_shopify_bulk_stage writes it; dropped at commit. The service parses each line
+  -- and fills the columns from the paths its query names (service/providers/shopify/bulk_lines.py):
+  -- a parent its own columns, a child parent_gid (its __parentId) and the child's. Values are as
+  -- Shopify wrote them (gids whole); what they mean is decided here, in import_shopify_bulk_stage.
+  if pg_catalog.to_regclass('pg_temp.shopify_bulk_stage') is not null then
+    drop table pg_temp.shopify_bulk_stage;
+  end if;
+  if p_kind = 'customers' then
+    create temp table shopify_bulk_stage (
+      parent_gid text, gid text, default_email text, email text, updated_at timestamptz, created_at timestamptz
+    ) on commit drop;
+  elsif p_kind = 'orders' then
+    create temp table shopify_bulk_stage (
+      parent_gid text, gid text, customer_gid text, customer_default_email text, customer_email text, email text,
+      total numeric, subtotal numeric, discount_total numeric, cancelled_at timestamptz, financial_status text,
+      landing_page text, source_name text, discount_codes text [], updated_at timestamptz, created_at timestamptz,
+      -- A line item's quantity; on an order, the quantities of line items the service summed into it.
+      quantity integer
+    ) on commit drop;
+  elsif p_kind = 'products' then
+    create temp table shopify_bulk_stage (
+      parent_gid text, gid text, title text, handle text, status text, vendor text, product_type text, tags text [],
+      updated_at timestamptz, created_at timestamptz, child_gid text, variant_title text, sku text, price numeric,
+      inventory_quantity integer, position integer, image_url text, image_alt text
+    ) on commit drop;
+  elsif p_kind = 'collections' then
+    create temp table shopify_bulk_stage (
+      parent_gid text, gid text, title text, handle text, updated_at timestamptz, rule_set_disjunctive boolean,
+      child_gid text
+    ) on commit drop;
+  else
+    raise exception 'create_shopify_bulk_stage: unknown kind %', coalesce(p_kind, 'null') using errcode = '22023';
+  end if;
+end
+$$;
+
+comment on function public.create_shopify_bulk_stage(text) is
+'Creates pg_temp.shopify_bulk_stage with the columns of one import kind (a JSONL line a row, parsed '
+'by the service), for import_shopify_bulk_stage; dropped at commit.';
+
+revoke all on function public.create_shopify_bulk_stage(text) from public, anon, authenticated;
+grant execute on function public.create_shopify_bulk_stage(text) to service_role;
+
 create function public.import_shopify_bulk_stage(
   p_user_id uuid, p_shop_domain text, p_kind text, p_batch integer default 10000
 )
 returns bigint
 language plpgsql
+-- Its joins and aggregates run over a whole result (a million orders): in memory, not spilled.
+set work_mem = '64MB'
 set search_path = ''
 as $$
 declare
@@ -487,12 +539,12 @@ declare
   -- written double, so a million orders cost about seven ANALYZEs.
   next_analyze bigint := p_batch;
 begin
-  -- The caller has COPYed one bulk operation's JSONL result, a line a row, into
-  -- pg_temp.shopify_bulk_stage (doc jsonb) in this transaction. Each line is an object of the
-  -- query (GraphQL field names, gids) or a child of one, naming its parent in __parentId (children
-  -- need not follow their parent). The rows are turned into our shape here, children joined to
-  -- their parents, and written in batches of p_batch parents through the webhooks' own upsert
-  -- functions. Returns the rows written.
+  -- The caller has COPYed one bulk operation's result, a JSONL line a row, into
+  -- pg_temp.shopify_bulk_stage (create_shopify_bulk_stage) in this transaction. Here the rows are
+  -- turned into our shape (gids to ids, statuses, attribution), children joined to their parents
+  -- through parent_gid (children need not follow their parent; an order's line items that did were
+  -- summed into its row by the service), and written in batches of p_batch parents through the
+  -- webhooks' own upsert functions. Returns the rows written.
   if p_user_id is null or coalesce(p_shop_domain, '') = '' or p_batch is null or p_batch < 1 then
     raise exception 'import_shopify_bulk_stage: a user, a shop and a positive batch are required'
       using errcode = '22023';
@@ -510,125 +562,112 @@ begin
     select
       pg_catalog.row_number() over () as n,
       (
-        pg_catalog.split_part(s.doc ->> 'id', '/', 5),
-        coalesce(s.doc -> 'defaultEmailAddress' ->> 'emailAddress', s.doc ->> 'email'),
-        (s.doc ->> 'updatedAt')::timestamptz,
-        (s.doc ->> 'createdAt')::timestamptz
+        pg_catalog.split_part(s.gid, '/', 5), coalesce(s.default_email, s.email), s.updated_at, s.created_at
       )::public.shopify_customer_input as r
     from pg_temp.shopify_bulk_stage as s
-    where not s.doc ? '__parentId';
+    where s.parent_gid is null;
   elsif p_kind = 'orders' then
     create temp table shopify_import_parents on commit drop as
     select
       pg_catalog.row_number() over () as n,
       (
-        pg_catalog.split_part(s.doc ->> 'id', '/', 5),
-        nullif(pg_catalog.split_part(s.doc -> 'customer' ->> 'id', '/', 5), ''),
-        coalesce(s.doc -> 'customer' -> 'defaultEmailAddress' ->> 'emailAddress', s.doc -> 'customer' ->> 'email'),
-        coalesce(
-          nullif(s.doc ->> 'email', ''),
-          s.doc -> 'customer' -> 'defaultEmailAddress' ->> 'emailAddress',
-          s.doc -> 'customer' ->> 'email'
-        ),
-        (s.doc -> 'totalPriceSet' -> 'shopMoney' ->> 'amount')::numeric,
-        (s.doc -> 'subtotalPriceSet' -> 'shopMoney' ->> 'amount')::numeric,
-        (s.doc -> 'totalDiscountsSet' -> 'shopMoney' ->> 'amount')::numeric,
-        coalesce(li.items, 0),
+        pg_catalog.split_part(s.gid, '/', 5),
+        nullif(pg_catalog.split_part(s.customer_gid, '/', 5), ''),
+        coalesce(s.customer_default_email, s.customer_email),
+        coalesce(nullif(s.email, ''), s.customer_default_email, s.customer_email),
+        s.total,
+        s.subtotal,
+        s.discount_total,
+        coalesce(s.quantity, 0) + coalesce(li.items, 0),
         case
-          when s.doc ->> 'cancelledAt' is not null then 'cancelled'
-          else coalesce(pg_catalog.lower(nullif(s.doc ->> 'displayFinancialStatus', '')), 'pending')
+          when s.cancelled_at is not null then 'cancelled'
+          else coalesce(pg_catalog.lower(nullif(s.financial_status, '')), 'pending')
         end,
         -- The function only where there is a landing page to read (a call costs more than the rest of
         -- the row); without one it is the source name, as the function would say.
         case
-          when s.doc #>> '{customerJourneySummary,firstVisit,landingPage}' is not null
-            then public.shopify_channel_from_landing(
-              s.doc #>> '{customerJourneySummary,firstVisit,landingPage}', s.doc ->> 'sourceName'
-            )
-          else nullif(s.doc ->> 'sourceName', '')
+          when s.landing_page is not null then public.shopify_channel_from_landing(s.landing_page, s.source_name)
+          else nullif(s.source_name, '')
         end,
-        case when pg_catalog.jsonb_array_length(coalesce(s.doc -> 'discountCodes', '[]')) > 0 then
-          pg_catalog.array_to_string(array(select pg_catalog.jsonb_array_elements_text(s.doc -> 'discountCodes')), ',')
-        end,
-        (s.doc ->> 'updatedAt')::timestamptz,
-        (s.doc ->> 'createdAt')::timestamptz
+        case when pg_catalog.cardinality(s.discount_codes) > 0 then pg_catalog.array_to_string(s.discount_codes, ',') end,
+        s.updated_at,
+        s.created_at
       )::public.shopify_order_input as r
     from pg_temp.shopify_bulk_stage as s
     left join (
       select
-        c.doc ->> '__parentId' as parent_id,
-        pg_catalog.sum((c.doc ->> 'quantity')::integer)::integer as items
+        c.parent_gid,
+        pg_catalog.sum(c.quantity)::integer as items
       from pg_temp.shopify_bulk_stage as c
-      where c.doc ? '__parentId'
-      group by c.doc ->> '__parentId'
-    ) as li on s.doc ->> 'id' = li.parent_id
-    where not s.doc ? '__parentId';
+      where c.parent_gid is not null
+      group by c.parent_gid
+    ) as li on s.gid = li.parent_gid
+    where s.parent_gid is null;
   elsif p_kind = 'products' then
     create temp table shopify_import_parents on commit drop as
     select
       pg_catalog.row_number() over () as n,
       (
-        pg_catalog.split_part(s.doc ->> 'id', '/', 5),
-        s.doc ->> 'title',
-        s.doc ->> 'handle',
-        pg_catalog.lower(s.doc ->> 'status'),
-        s.doc ->> 'vendor',
-        s.doc ->> 'productType',
-        array(select pg_catalog.jsonb_array_elements_text(coalesce(s.doc -> 'tags', '[]'))),
+        pg_catalog.split_part(s.gid, '/', 5),
+        s.title,
+        s.handle,
+        pg_catalog.lower(s.status),
+        s.vendor,
+        s.product_type,
+        coalesce(s.tags, '{}'),
         coalesce(im.images, '[]'),
-        (s.doc ->> 'updatedAt')::timestamptz,
-        (s.doc ->> 'createdAt')::timestamptz
+        s.updated_at,
+        s.created_at
       )::public.shopify_product_input as r
     from pg_temp.shopify_bulk_stage as s
     left join (
       select
-        c.doc ->> '__parentId' as parent_id,
-        pg_catalog.jsonb_agg(
-          pg_catalog.jsonb_build_object('url', c.doc -> 'image' ->> 'url', 'alt', c.doc -> 'image' ->> 'altText')
-        ) as images
+        c.parent_gid,
+        pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('url', c.image_url, 'alt', c.image_alt)) as images
       from pg_temp.shopify_bulk_stage as c
-      where c.doc ? '__parentId' and c.doc ? 'image'
-      group by c.doc ->> '__parentId'
-    ) as im on s.doc ->> 'id' = im.parent_id
-    where not s.doc ? '__parentId';
+      where c.parent_gid is not null and c.image_url is not null
+      group by c.parent_gid
+    ) as im on s.gid = im.parent_gid
+    where s.parent_gid is null;
     create temp table shopify_import_children on commit drop as
     select
       p.n,
       (
         (p.r).shopify_product_id,
-        pg_catalog.split_part(c.doc ->> 'id', '/', 5),
-        c.doc ->> 'title',
-        c.doc ->> 'sku',
-        (c.doc ->> 'price')::numeric,
-        (c.doc ->> 'inventoryQuantity')::integer,
-        (c.doc ->> 'position')::integer
+        pg_catalog.split_part(c.child_gid, '/', 5),
+        c.variant_title,
+        c.sku,
+        c.price,
+        c.inventory_quantity,
+        c.position
       )::public.shopify_variant_input as r
     from pg_temp.shopify_bulk_stage as c
     inner join pg_temp.shopify_import_parents as p
-      on pg_catalog.split_part(c.doc ->> '__parentId', '/', 5) = (p.r).shopify_product_id
-    where c.doc ? '__parentId' and pg_catalog.split_part(c.doc ->> 'id', '/', 4) = 'ProductVariant';
+      on pg_catalog.split_part(c.parent_gid, '/', 5) = (p.r).shopify_product_id
+    where c.parent_gid is not null and pg_catalog.split_part(c.child_gid, '/', 4) = 'ProductVariant';
   elsif p_kind = 'collections' then
     create temp table shopify_import_parents on commit drop as
     select
       pg_catalog.row_number() over () as n,
       (
-        pg_catalog.split_part(s.doc ->> 'id', '/', 5),
-        s.doc ->> 'title',
-        s.doc ->> 'handle',
-        case when pg_catalog.jsonb_typeof(s.doc -> 'ruleSet') = 'object' then 'smart' else 'custom' end,
-        (s.doc ->> 'updatedAt')::timestamptz
+        pg_catalog.split_part(s.gid, '/', 5),
+        s.title,
+        s.handle,
+        -- appliedDisjunctively is never null in a ruleSet: a smart collection has one.
+        case when s.rule_set_disjunctive is not null then 'smart' else 'custom' end,
+        s.updated_at
       )::public.shopify_collection_input as r
     from pg_temp.shopify_bulk_stage as s
-    where not s.doc ? '__parentId';
+    where s.parent_gid is null;
     create temp table shopify_import_children on commit drop as
     select
       p.n,
-      ((p.r).shopify_collection_id, pg_catalog.split_part(c.doc ->> 'id', '/', 5))::public.shopify_collection_member_input
+      ((p.r).shopify_collection_id, pg_catalog.split_part(c.child_gid, '/', 5))::public.shopify_collection_member_input
       as r
     from pg_temp.shopify_bulk_stage as c
     inner join pg_temp.shopify_import_parents as p
-      on pg_catalog.split_part(c.doc ->> '__parentId', '/', 5) = (p.r).shopify_collection_id
-    where c.doc ? '__parentId';
+      on pg_catalog.split_part(c.parent_gid, '/', 5) = (p.r).shopify_collection_id
+    where c.parent_gid is not null;
   else
     raise exception 'import_shopify_bulk_stage: unknown kind %', coalesce(p_kind, 'null') using errcode = '22023';
   end if;
@@ -641,6 +680,39 @@ begin
     end if;
     analyze pg_temp.shopify_import_parents;
   end if;
+  if p_kind = 'orders' then
+    -- The orders' customers first, each with the totals of its orders in this result: the customers
+    -- the import creates are then written once, where creating them bare and setting their totals at
+    -- the end wrote every one twice (a fifth of a large import). This is only a first estimate: the
+    -- totals are recomputed from the orders held once they are written (below), and only those that
+    -- differ are written again (an order that lost to a newer webhook, or a customer that existed).
+    insert into public.customers (
+      user_id, shopify_customer_id, email, shop_domain, order_count, total_spent, first_order_at, last_order_at
+    )
+    select
+      p_user_id,
+      o.customer_key,
+      -- One of its orders' customer emails (a row the orders create is provisional: the customer's
+      -- own import row or webhook replaces it, as it has no shopify_updated_at).
+      pg_catalog.max(o.email),
+      p_shop_domain,
+      pg_catalog.count(*) filter (where o.counted),
+      coalesce(pg_catalog.sum(o.total) filter (where o.counted), 0),
+      pg_catalog.min(o.created_at) filter (where o.counted),
+      pg_catalog.max(o.created_at) filter (where o.counted)
+    from (
+      select
+        (p.r).shopify_customer_id as customer_key,
+        (p.r).shopify_customer_email as email,
+        coalesce((p.r).total, 0) as total,
+        (p.r).created_at,
+        coalesce((p.r).status, 'pending') not in ('cancelled', 'voided', 'refunded') as counted
+      from pg_temp.shopify_import_parents as p
+      where coalesce(pg_catalog.btrim((p.r).shopify_customer_id), '') <> ''
+    ) as o
+    group by o.customer_key
+    on conflict on constraint customers_user_id_shopify_customer_id_key do nothing;
+  end if;
   while from_n < total loop
     -- One statement per kind: each is planned for its own row type.
     if p_kind = 'customers' then
@@ -650,7 +722,7 @@ begin
     elsif p_kind = 'orders' then
       written := written + public.upsert_shopify_orders(p_user_id, p_shop_domain, array(
         select p.r from pg_temp.shopify_import_parents as p where p.n > from_n and p.n <= from_n + p_batch
-      ), false);
+      ), p_import => true);
     elsif p_kind = 'products' then
       written := written + public.upsert_shopify_products(p_user_id, p_shop_domain, array(
         select p.r from pg_temp.shopify_import_parents as p where p.n > from_n and p.n <= from_n + p_batch
@@ -676,18 +748,10 @@ begin
     if total > p_batch then
       perform public.analyze_shopify_import_targets(p_kind);
     end if;
-    -- A customer's orders may be spread over every batch: their totals are computed once, here.
-    perform public.refresh_shopify_customer_totals(p_user_id, array(
-      select c.id
-      from (select distinct (p.r).shopify_customer_id as customer_key from pg_temp.shopify_import_parents as p) as k
-      -- One unique-index probe per customer (LATERAL with LIMIT stays a subquery): the statistics of
-      -- customers are stale by now, and a plan that scans them per order is quadratic.
-      cross join lateral (
-        select x.id from public.customers as x
-        where x.user_id = p_user_id and x.shopify_customer_id = k.customer_key
-        limit 1
-      ) as c
-    ));
+    -- A customer's orders may be spread over every batch, and an order may have moved from a
+    -- customer the import never names: every customer's totals are recomputed once, here, and
+    -- those that differ from the estimate above are written.
+    perform public.refresh_shopify_customer_totals(p_user_id, null);
   end if;
   drop table pg_temp.shopify_import_parents;
   if p_kind in ('products', 'collections') then
@@ -698,9 +762,9 @@ end
 $$;
 
 comment on function public.import_shopify_bulk_stage(uuid, text, text, integer) is
-'Writes one bulk operation''s JSONL result, staged in pg_temp.shopify_bulk_stage (doc jsonb) by '
-'the caller, through the webhooks'' upsert functions in batches; children joined by __parentId. '
-'Returns the rows written.';
+'Writes one bulk operation''s JSONL result, staged a line a row in pg_temp.shopify_bulk_stage '
+'(create_shopify_bulk_stage) by the caller, through the webhooks'' upsert functions in batches; '
+'children joined to parents by __parentId. Returns the rows written.';
 
 revoke all on function public.import_shopify_bulk_stage(uuid, text, text, integer) from public, anon, authenticated;
 grant execute on function public.import_shopify_bulk_stage(uuid, text, text, integer) to service_role;

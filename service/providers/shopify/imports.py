@@ -7,16 +7,16 @@ once from API version 2026-01, one before). Shopify says an operation finished t
 `bulk_operations/finish` webhook (which queues `shopify.import_check`); the periodic
 `shopify.poll_imports` queues the same check for operations nobody heard of for
 `HAVEN_SHOPIFY_IMPORT_POLL_SECONDS`. The check reads the operation with `node(id:)`: still running,
-it records the count; completed, it streams the JSONL result into a temporary table with COPY
-(the file is never held in memory: chunks go through as they arrive) and writes it in SQL with
-the webhooks' own upsert functions, in the transaction that marks the operation loaded. Failed,
+it records the count; completed, it streams the JSONL result, parsed a line at a time into typed
+columns (bulk_lines.py), into a temporary table with COPY (the file is never held in memory:
+lines go through as they arrive) and writes it in SQL with the webhooks' own upsert functions, in the transaction that marks the operation loaded. Failed,
 canceled, expired, or completed with only `partialDataUrl`: recorded as such, and SQL queues
 another operation for the kind — an import is never complete on partial data.
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -31,6 +31,7 @@ from ...db import Database
 from ...errors import Conflict, PermanentError, ProviderRejected, retryable, sqlstate_of
 from ...integrations import records
 from ...queue.registry import Job, WorkerContext
+from .bulk_lines import SHAPES, StagedResult, UnreadableResult, split_lines
 from .client import BULK_QUERIES, NAME, BulkOperation, ShopifyClient, bulk_concurrency
 from .oauth import client, usable_token
 
@@ -223,13 +224,6 @@ def _record_failure(db: Database, operation_id: str, status: str, error_code: st
                      [operation_id, status, error_code, error])
 
 
-def _escaped(chunks: Iterable[bytes]) -> Iterable[bytes]:
-    # COPY's text format reads a backslash as an escape; JSONL holds no raw tab or newline inside a
-    # line (JSON escapes them), so doubling backslashes is all it takes to pass each line as is.
-    for chunk in chunks:
-        yield chunk.replace(b"\\", b"\\\\")
-
-
 def load(db: Database, shopify: ShopifyClient, user_id: str, operation_id: str, shop: str, kind: str,
          operation: BulkOperation) -> None:
     """Streams the result into pg_temp.shopify_bulk_stage and writes it, in one transaction that
@@ -243,12 +237,13 @@ def load(db: Database, shopify: ShopifyClient, user_id: str, operation_id: str, 
                 return
             objects = rows = 0
             if operation.url:
-                conn.execute("create temp table shopify_bulk_stage (doc jsonb) on commit drop")
-                with conn.cursor().copy("copy pg_temp.shopify_bulk_stage (doc) from stdin") as copy:
-                    for chunk in _escaped(shopify.bulk_result(operation.url)):
-                        copy.write(chunk)
-                counted = conn.execute("select count(*) as n from pg_temp.shopify_bulk_stage").fetchone()
-                objects = int(counted["n"]) if counted else 0
+                conn.execute("select public.create_shopify_bulk_stage(%s)", [kind])
+                columns = ", ".join(SHAPES[kind].columns)
+                result = StagedResult(kind, split_lines(shopify.bulk_result(operation.url)))
+                with conn.cursor().copy(f"copy pg_temp.shopify_bulk_stage ({columns}) from stdin") as copy:
+                    for row in result:
+                        copy.write_row(row)
+                objects = result.lines
                 written = conn.execute("select public.import_shopify_bulk_stage(%s, %s, %s, %s) as n",
                                        [user_id, shop, kind, LOAD_BATCH]).fetchone()
                 rows = int(written["n"]) if written else 0
@@ -256,6 +251,8 @@ def load(db: Database, shopify: ShopifyClient, user_id: str, operation_id: str, 
     except ProviderRejected as exc:
         # The signed URL was refused (expired after a week, say): the result is gone.
         _record_failure(db, operation_id, "expired", None, f"the result could not be downloaded: {exc}")
+    except UnreadableResult as exc:
+        _record_failure(db, operation_id, "failed", None, f"the result could not be read: {exc}")
     except psycopg.Error as exc:
         meaning = sqlstate_of(exc)
         if meaning is None or not meaning.bad_input:

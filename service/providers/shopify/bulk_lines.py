@@ -1,0 +1,169 @@
+"""A Bulk Operation's JSONL result as the rows of the import's staging table.
+
+Each line is one object of the bulk query (GraphQL field names, gids) or a child of one, naming
+its parent in `__parentId`. This module only projects: every column is a path into the line, and
+the value found there goes to Postgres unchanged (gids whole, amounts as Shopify wrote them). What
+the values mean (status, attribution, gids to ids, children joined to parents) is decided in SQL,
+by `import_shopify_bulk_stage` (supabase/schemas/47_shopify_import.sql), which also declares the
+staging table's types.
+
+Why the service parses at all: Postgres spent about half of an import turning the lines into
+`jsonb` and reading fields out of it, on the same core as the writes. Parsed here, on the other
+core, the lines arrive as typed columns while Postgres writes the previous batch.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import orjson
+
+from ...errors import PermanentError
+
+Path = tuple[str, ...]
+Value = str | int | float | bool | list[str] | None
+
+
+class UnreadableResult(PermanentError):
+    """A line of the result that is not a JSON object, or a field of an unexpected shape."""
+
+
+@dataclass(frozen=True)
+class StageShape:
+    """The staging columns of one kind: the parents' and the children's, each with its path."""
+
+    parent: tuple[tuple[str, Path], ...]
+    child: tuple[tuple[str, Path], ...]
+    lists: frozenset[str] = frozenset()  # columns holding a JSON array of strings (text[])
+    # A child column SQL only ever sums per parent: the children that directly follow their parent
+    # (or a run of children of one parent) are added up into the row before them, its own column on
+    # a child row and the same-named column of the parent row. Shopify usually writes children
+    # right after their parent, so most of them never become rows; order is not relied upon, as a
+    # child elsewhere is a row of its own and SQL adds it.
+    summed: str | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return ("parent_gid", *(name for name, _ in self.parent), *(name for name, _ in self.child))
+
+
+def _paths(*pairs: tuple[str, str]) -> tuple[tuple[str, Path], ...]:
+    return tuple((column, tuple(path.split("."))) for column, path in pairs)
+
+
+# The columns of pg_temp.shopify_bulk_stage per kind, as create_shopify_bulk_stage makes them;
+# the paths follow BULK_QUERIES in client.py.
+SHAPES: dict[str, StageShape] = {
+    "customers": StageShape(
+        parent=_paths(("gid", "id"), ("default_email", "defaultEmailAddress.emailAddress"), ("email", "email"),
+                      ("updated_at", "updatedAt"), ("created_at", "createdAt")),
+        child=()),
+    "orders": StageShape(
+        parent=_paths(("gid", "id"), ("customer_gid", "customer.id"),
+                      ("customer_default_email", "customer.defaultEmailAddress.emailAddress"),
+                      ("customer_email", "customer.email"), ("email", "email"),
+                      ("total", "totalPriceSet.shopMoney.amount"), ("subtotal", "subtotalPriceSet.shopMoney.amount"),
+                      ("discount_total", "totalDiscountsSet.shopMoney.amount"), ("cancelled_at", "cancelledAt"),
+                      ("financial_status", "displayFinancialStatus"),
+                      ("landing_page", "customerJourneySummary.firstVisit.landingPage"),
+                      ("source_name", "sourceName"), ("discount_codes", "discountCodes"),
+                      ("updated_at", "updatedAt"), ("created_at", "createdAt")),
+        # A line item's quantity only: the parent row's own `quantity` holds what was summed into it.
+        child=_paths(("quantity", "quantity")),
+        lists=frozenset({"discount_codes"}), summed="quantity"),
+    "products": StageShape(
+        parent=_paths(("gid", "id"), ("title", "title"), ("handle", "handle"), ("status", "status"),
+                      ("vendor", "vendor"), ("product_type", "productType"), ("tags", "tags"),
+                      ("updated_at", "updatedAt"), ("created_at", "createdAt")),
+        child=_paths(("child_gid", "id"), ("variant_title", "title"), ("sku", "sku"), ("price", "price"),
+                     ("inventory_quantity", "inventoryQuantity"), ("position", "position"),
+                     ("image_url", "image.url"), ("image_alt", "image.altText")),
+        lists=frozenset({"tags"})),
+    "collections": StageShape(
+        parent=_paths(("gid", "id"), ("title", "title"), ("handle", "handle"), ("updated_at", "updatedAt"),
+                      ("rule_set_disjunctive", "ruleSet.appliedDisjunctively")),
+        child=_paths(("child_gid", "id"),)),
+}
+
+_SCALARS = (str, int, float, bool)
+
+
+def _values(doc: dict[str, object], spec: tuple[tuple[str, Path, bool], ...], line: int) -> list[Value]:
+    values: list[Value] = []
+    for column, path, as_list in spec:
+        value: object = doc
+        for key in path:
+            value = value.get(key) if type(value) is dict else None  # a null parent: no customer, no visit
+        if value is None or not as_list and type(value) in _SCALARS:
+            values.append(value)  # type: ignore[arg-type]
+        elif as_list and type(value) is list and all(type(item) is str for item in value):
+            values.append(value)  # type: ignore[arg-type]
+        else:
+            raise UnreadableResult(f"line {line}: {'.'.join(path)} ({column}) is a {type(value).__name__}"
+                                   f"{', not a list of strings' if as_list else ', not a single value'}")
+    return values
+
+
+class StagedResult:
+    """The staging rows of a result's lines, in `SHAPES[kind].columns` order: a parent fills its
+    own columns, a child `parent_gid` and the child's (the rest stays null). `lines` counts the
+    lines read so far (children summed into a row included)."""
+
+    def __init__(self, kind: str, lines: Iterable[bytes]) -> None:
+        self.shape = SHAPES[kind]
+        self.source = lines
+        self.lines = 0
+
+    def __iter__(self) -> Iterator[Sequence[Value]]:
+        shape = self.shape
+        parent_spec = tuple((c, p, c in shape.lists) for c, p in shape.parent)
+        child_spec = tuple((c, p, c in shape.lists) for c, p in shape.child)
+        parent_blank: list[Value] = [None] * len(shape.child)
+        child_blank: list[Value] = [None] * len(shape.parent)
+        summed = shape.columns.index(shape.summed) if shape.summed else None
+        summed_key = dict(shape.child)[shape.summed][0] if shape.summed else ""
+        held: list[Value] | None = None  # the last row, still open to children summed into it
+        held_gid: object = None  # whose children may be summed into `held`
+        for number, line in enumerate(self.source, start=1):
+            self.lines = number
+            try:
+                doc = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise UnreadableResult(f"line {number} is not JSON ({exc})") from None
+            if type(doc) is not dict:
+                raise UnreadableResult(f"line {number} is not a JSON object")
+            parent_gid = doc.get("__parentId")
+            if parent_gid is None:
+                row = [None, *_values(doc, parent_spec, number), *parent_blank]
+                gid: object = row[1]
+            elif type(parent_gid) is str:
+                if summed is not None and held is not None and parent_gid == held_gid:
+                    amount, so_far = doc.get(summed_key), held[summed]
+                    if type(amount) is int and (so_far is None or type(so_far) is int):
+                        held[summed] = (so_far or 0) + amount
+                        continue
+                row = [parent_gid, *child_blank, *_values(doc, child_spec, number)]
+                gid = parent_gid
+            else:
+                raise UnreadableResult(f"line {number}: __parentId is a {type(parent_gid).__name__}, not a gid")
+            if held is not None:
+                yield held
+            held, held_gid = row, gid
+        if held is not None:
+            yield held
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines of a stream of chunks (a line may span many chunks); blank lines are skipped."""
+    pending: list[bytes] = []  # the start of a line whose end has not arrived yet
+    for chunk in chunks:
+        parts = chunk.split(b"\n")
+        if len(parts) == 1:
+            pending.append(chunk)
+            continue
+        parts[0] = b"".join((*pending, parts[0]))
+        pending = [parts.pop()]
+        yield from (line for line in parts if line.strip())
+    last = b"".join(pending)
+    if last.strip():
+        yield last
