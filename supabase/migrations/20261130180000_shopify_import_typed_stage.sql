@@ -333,6 +333,9 @@ begin
     create temp table shopify_import_parents on commit drop as
     select
       pg_catalog.row_number() over () as n,
+      -- The order's customer, as a column of its own: its statistics tell the planner how many
+      -- customers there are (the customers' insert below then aggregates by hash, in memory).
+      nullif(pg_catalog.split_part(s.customer_gid, '/', 5), '') as customer_key,
       (
         pg_catalog.split_part(s.gid, '/', 5),
         nullif(pg_catalog.split_part(s.customer_gid, '/', 5), ''),
@@ -465,13 +468,13 @@ begin
       pg_catalog.max(o.created_at) filter (where o.counted)
     from (
       select
-        (p.r).shopify_customer_id as customer_key,
+        p.customer_key,
         (p.r).shopify_customer_email as email,
         coalesce((p.r).total, 0) as total,
         (p.r).created_at,
         coalesce((p.r).status, 'pending') not in ('cancelled', 'voided', 'refunded') as counted
       from pg_temp.shopify_import_parents as p
-      where coalesce(pg_catalog.btrim((p.r).shopify_customer_id), '') <> ''
+      where coalesce(pg_catalog.btrim(p.customer_key), '') <> ''
     ) as o
     group by o.customer_key
     on conflict on constraint customers_user_id_shopify_customer_id_key do nothing;
