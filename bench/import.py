@@ -4,8 +4,8 @@ On its own throwaway cluster: a shop of N orders (1-3 line items each, five orde
 is written once as a Bulk Operation JSONL file (children after every parent, as Shopify may send
 them) and served by the fake Shopify of tests/fakes/shopify.py on loopback. The bench starts a
 bulk operation through the real client, lets the fake finish it, and runs the importer's load
-(service/providers/shopify/imports.py `load`: the streamed download, COPY into the staging
-table, the set-based upserts, the bookkeeping) in a forked child, so its peak RSS (VmHWM) is its
+(service/providers/shopify/imports.py `load`: the streamed download, the parse, COPY into the
+staging table, the set-based upserts, the bookkeeping) in a forked child, so its peak RSS (VmHWM) is its
 own. Rows per second count the rows the import leaves in `customer_orders` and `customers`.
 Beside it, the physical limit: the same rows (dumped from the import's result with COPY TO)
 COPYed into the same, emptied tables. Goals: import >= 50% of raw COPY's rows/s at 1M orders, and
