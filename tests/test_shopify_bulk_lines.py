@@ -41,7 +41,7 @@ def test_an_order_and_its_line_item_fill_their_own_columns() -> None:
     assert order["subtotal"] is None  # absent fields are null
     assert order["quantity"] is None
     item = row("orders", {"id": "gid://shopify/LineItem/1", "quantity": 3, "__parentId": "gid://shopify/Order/7"})
-    assert item["parent_gid"] == "gid://shopify/Order/7" and item["quantity"] == 3
+    assert item["parent_gid"] == "gid://shopify/Order/7" and item["quantity"] == "3"  # every value goes as text
     assert item["gid"] is None and item["total"] is None
 
 
@@ -57,12 +57,12 @@ def test_line_items_are_summed_into_the_row_before_them_only_when_it_is_their_or
                                       item(2, None), item(2, 6), item(2, True))])
     staged = [(r[0], r[1], r[-1]) for r in result]
     assert staged == [
-        (None, "gid://shopify/Order/1", 5),  # its two line items, right after it
+        (None, "gid://shopify/Order/1", "5"),  # its two line items, right after it
         (None, "gid://shopify/Order/2", None),  # no line item followed it directly
-        ("gid://shopify/Order/1", None, 5),  # a run of order 1's items elsewhere: one row
-        ("gid://shopify/Order/2", None, 5),
-        ("gid://shopify/Order/2", None, 6),  # a null quantity starts a row, 6 is summed into it: the same sum
-        ("gid://shopify/Order/2", None, True),  # true is not a number: its own row, which SQL refuses
+        ("gid://shopify/Order/1", None, "5"),  # a run of order 1's items elsewhere: one row
+        ("gid://shopify/Order/2", None, "5"),
+        ("gid://shopify/Order/2", None, "6"),  # a null quantity starts a row, 6 is summed into it: the same sum
+        ("gid://shopify/Order/2", None, "true"),  # true is not a number: its own row, which SQL refuses
     ]
     assert result.lines == 10
     # Products' children are rows each: their columns are not sums.
@@ -74,6 +74,7 @@ def test_line_items_are_summed_into_the_row_before_them_only_when_it_is_their_or
 def test_every_kind_has_a_shape_and_every_column_is_named_once() -> None:
     assert set(SHAPES) == set(BULK_QUERIES)
     for shape in SHAPES.values():
+        assert len(shape.copy_types) == len(shape.columns)
         assert len(set(shape.columns)) == len(shape.columns)
         assert shape.lists <= set(shape.columns)
         assert shape.summed is None or shape.summed in dict(shape.child)
@@ -91,3 +92,10 @@ def test_a_line_of_an_unexpected_shape_is_refused_with_its_number(line: bytes, p
     with pytest.raises(UnreadableResult, match="line 1") as caught:
         list(StagedResult("orders", [line]))
     assert problem in str(caught.value)
+
+
+def test_numbers_and_booleans_go_as_the_text_postgres_reads() -> None:
+    collection = row("collections", {"id": 5, "title": 1.5, "ruleSet": {"appliedDisjunctively": False}})
+    assert (collection["gid"], collection["title"], collection["rule_set_disjunctive"]) == ("5", "1.5", "false")
+    order = row("orders", {"id": "gid://shopify/Order/1", "totalPriceSet": {"shopMoney": {"amount": 30}}})
+    assert order["total"] == "30" and order["discount_codes"] is None

@@ -241,6 +241,7 @@ def load(db: Database, shopify: ShopifyClient, user_id: str, operation_id: str, 
                 columns = ", ".join(SHAPES[kind].columns)
                 result = StagedResult(kind, split_lines(shopify.bulk_result(operation.url)))
                 with conn.cursor().copy(f"copy pg_temp.shopify_bulk_stage ({columns}) from stdin") as copy:
+                    copy.set_types(SHAPES[kind].copy_types)
                     for row in result:
                         copy.write_row(row)
                 objects = result.lines
