@@ -7,7 +7,9 @@
 -- The import also writes each customer its orders create once, with its totals, and recomputes
 -- all the user's customers' totals in one pass at its end; upsert_shopify_orders' import mode
 -- (p_import, which replaces p_refresh_totals) leaves both to it. A parameter cannot be renamed in
--- place: the function is dropped and created again with the same signature and grants.
+-- place: the function is dropped and created again with the same signature and grants. As the
+-- customers no longer grow while the orders are written, the statistics refreshed during an
+-- orders import are the orders' only.
 
 create or replace function public.refresh_shopify_customer_totals(p_user_id uuid, p_customer_ids uuid[])
 returns bigint
@@ -285,6 +287,39 @@ comment on function public.create_shopify_bulk_stage(text) is
 revoke all on function public.create_shopify_bulk_stage(text) from public, anon, authenticated;
 grant execute on function public.create_shopify_bulk_stage(text) to service_role;
 
+create or replace function public.analyze_shopify_import_targets(p_kind text)
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  -- As the tables' owner: ANALYZE is the owner's, and the import runs as service_role. Inside the
+  -- import's transaction ANALYZE counts the rows that transaction wrote, so the plans of the next
+  -- batches see the tables as they now are, not as they were before the import.
+  if p_kind = 'customers' then
+    analyze public.customers;
+  elsif p_kind = 'orders' then
+    -- Not customers: the import creates the orders' customers before the orders (and refreshes
+    -- their statistics then), so they do not grow while the orders are written.
+    analyze public.customer_orders;
+  elsif p_kind = 'products' then
+    analyze public.shopify_products, public.shopify_product_variants;
+  elsif p_kind = 'collections' then
+    analyze public.shopify_collections, public.shopify_collection_products;
+  else
+    raise exception 'analyze_shopify_import_targets: unknown kind %', p_kind using errcode = '22023';
+  end if;
+end
+$$;
+
+comment on function public.analyze_shopify_import_targets(text) is
+'Refreshes the planner statistics of the tables one import kind writes, as their owner, during the '
+'import''s own transaction (called by import_shopify_bulk_stage as the tables grow).';
+
+revoke all on function public.analyze_shopify_import_targets(text) from public, anon, authenticated;
+grant execute on function public.analyze_shopify_import_targets(text) to service_role;
+
 create or replace function public.import_shopify_bulk_stage(
   p_user_id uuid, p_shop_domain text, p_kind text, p_batch integer default 10000
 )
@@ -478,6 +513,9 @@ begin
     ) as o
     group by o.customer_key
     on conflict on constraint customers_user_id_shopify_customer_id_key do nothing;
+    if total > p_batch then
+      perform public.analyze_shopify_import_targets('customers');
+    end if;
   end if;
   while from_n < total loop
     -- One statement per kind: each is planned for its own row type.

@@ -454,7 +454,9 @@ begin
   if p_kind = 'customers' then
     analyze public.customers;
   elsif p_kind = 'orders' then
-    analyze public.customers, public.customer_orders;
+    -- Not customers: the import creates the orders' customers before the orders (and refreshes
+    -- their statistics then), so they do not grow while the orders are written.
+    analyze public.customer_orders;
   elsif p_kind = 'products' then
     analyze public.shopify_products, public.shopify_product_variants;
   elsif p_kind = 'collections' then
@@ -715,6 +717,9 @@ begin
     ) as o
     group by o.customer_key
     on conflict on constraint customers_user_id_shopify_customer_id_key do nothing;
+    if total > p_batch then
+      perform public.analyze_shopify_import_targets('customers');
+    end if;
   end if;
   while from_n < total loop
     -- One statement per kind: each is planned for its own row type.
