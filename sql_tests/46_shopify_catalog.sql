@@ -3,7 +3,7 @@
 -- updated_at rule, identical rows not rewritten, variants replaced with their product, deletes,
 -- RLS, and the products export.
 begin;
-select plan(21);
+select plan(30);
 
 select tests.create_user('cat-a@example.test') as a \gset user_
 select tests.create_user('cat-b@example.test') as b \gset user_
@@ -156,6 +156,40 @@ select is(
   ) + (select count(*)::integer from public.shopify_collection_products where shopify_product_id = '632910392'),
   0, 'its variants and memberships go with it'
 );
+select is(
+  public.apply_shopify_catalog_webhook(
+    :'user_a', 'a.myshopify.com', 'products/update',
+    '{"id": 632910392, "title": "Late update", "updated_at": "2030-01-01T00:00:00Z"}'
+  ),
+  'stale', 'an update arriving after the delete does not bring the product back'
+);
+select is(
+  public.upsert_shopify_products(:'user_a', 'a.myshopify.com', array[
+    ('632910392', 'Imported before the delete', 'q', 'active', null, null, '{}', '[]', '2026-11-01T00:00:00Z', null)
+  ]::public.shopify_product_input[], array[('632910392', '1', 'v', null, 5, 1, 1)]::public.shopify_variant_input[]),
+  0::bigint, 'nor does an import read before it'
+);
+select is(
+  public.upsert_shopify_collections(:'user_a', 'a.myshopify.com', array[
+    ('c2', 'Wall posters', 'posters', 'custom', '2026-11-03T00:00:00Z')
+  ]::public.shopify_collection_input[], array[('c2', '632910392')]::public.shopify_collection_member_input[]),
+  0::bigint, 'and no collection holds it again'
+);
+select is(
+  public.apply_shopify_catalog_webhook(:'user_a', 'a.myshopify.com', 'collections/delete', '{"id": "c2"}'),
+  'deleted', 'collections/delete deletes the collection'
+);
+select is(
+  public.upsert_shopify_collections(:'user_a', 'a.myshopify.com', array[
+    ('c2', 'Wall posters', 'posters', 'custom', '2030-01-01T00:00:00Z')
+  ]::public.shopify_collection_input[], array[('c2', '700')]::public.shopify_collection_member_input[]),
+  0::bigint, 'a deleted collection is not written again, nor are its members'
+);
+select results_eq(
+  $$select kind, shopify_id, shop_domain from public.shopify_catalog_deletions order by 1, 2$$,
+  $$values ('collection'::text, 'c2'::text, 'a.myshopify.com'::text), ('product', '632910392', 'a.myshopify.com')$$,
+  'each deletion is recorded with its shop'
+);
 select throws_ok(
   $$select public.apply_shopify_catalog_webhook(gen_random_uuid(), 'a.myshopify.com', 'products/update', '{"x": 1}')$$,
   '22023', null, 'a payload without an id is refused'
@@ -169,6 +203,12 @@ select throws_ok(
   $$insert into public.shopify_collections (user_id, shopify_collection_id) values (auth.uid(), 'mine')$$,
   '42501', null, 'a user cannot write the catalog'
 );
+select throws_ok(
+  $$delete from public.shopify_catalog_deletions$$, '42501', null, 'nor undo a deletion'
+);
+select is((select count(*)::integer from public.shopify_catalog_deletions), 2, 'but reads their own deletions');
+select tests.authenticate_as(:'user_b');
+select is((select count(*)::integer from public.shopify_catalog_deletions), 0, 'which no one else sees');
 
 select * from finish();
 rollback;

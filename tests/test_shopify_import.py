@@ -235,13 +235,33 @@ def test_starting_needs_a_connected_shop_and_one_import_runs_at_a_time(shop_clie
 def test_shop_redact_after_an_import_deletes_the_shops_data(shop_client, fake, connected, shop_settings, db,
                                                            database_url, shop_data):
     assert run_import(shop_client, fake, connected, shop_settings, db)["status"] == "completed"
+    deliver(shop_client, fake, "products/delete", {"id": 502})
     deliver(shop_client, fake, "shop/redact", {"shop_id": 1, "shop_domain": SHOP})
     run_queued(shop_settings, db)
     for table in ("customer_orders", "customers", "shopify_products", "shopify_product_variants",
-                  "shopify_collections", "shopify_collection_products", "shopify_imports", "shopify_bulk_operations"):
+                  "shopify_collections", "shopify_collection_products", "shopify_catalog_deletions",
+                  "shopify_imports", "shopify_bulk_operations"):
         assert sql(database_url, f"select count(*) from public.{table}")[0][0] == 0, table
     audit = sql(database_url, "select result from public.shopify_compliance_requests where topic = 'shop/redact'")
-    assert audit[0][0]["orders_deleted"] == ORDERS and audit[0][0]["products_deleted"] == 20
+    assert audit[0][0]["orders_deleted"] == ORDERS and audit[0][0]["products_deleted"] == 19
+
+
+def test_a_delete_webhook_racing_the_import_wins(shop_client, fake, connected, shop_settings, db, database_url,
+                                                 shop_data):
+    start(shop_client, connected)
+    run_queued(shop_settings, db)  # the operations are running at Shopify: their snapshot holds both
+    for topic, payload in [("products/delete", {"id": 501}), ("collections/delete", {"id": 1})]:
+        assert deliver(shop_client, fake, topic, payload).json == {"status": "accepted"}
+    run_queued(shop_settings, db)
+    for _ in range(3):
+        finish_and_deliver(shop_client, fake, shop_settings, db)
+    assert status(shop_client, connected)["status"] == "completed"
+    assert sql(database_url, "select count(*) from public.shopify_products where shopify_product_id = '501'") == [(0,)]
+    assert sql(database_url, "select count(*) from public.shopify_collections where shopify_collection_id = '1'") == \
+        [(0,)]
+    assert sql(database_url, "select count(*) from public.shopify_collection_products"
+                             " where shopify_product_id = '501' or shopify_collection_id = '1'") == [(0,)]
+    assert sql(database_url, "select count(*) from public.shopify_products") == [(19,)]  # the others all came
 
 
 def test_products_and_collections_kept_in_sync_by_webhooks(shop_client, fake, connected, shop_settings, db,

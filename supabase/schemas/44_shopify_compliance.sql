@@ -283,6 +283,7 @@ begin
   get diagnostics products_deleted = row_count;
   delete from public.shopify_collections as c where c.user_id = p_user_id and c.shop_domain = shop;
   get diagnostics collections_deleted = row_count;
+  delete from public.shopify_catalog_deletions as d where d.user_id = p_user_id and d.shop_domain = shop;
   delete from public.shopify_imports as si where si.user_id = p_user_id and si.shop_domain = shop;
 
   -- Every delivery of the shop but the privacy ones, which are the audit trail of this very

@@ -151,6 +151,33 @@ revoke all on table public.shopify_collection_products from anon, authenticated,
 grant select on table public.shopify_collection_products to authenticated;
 grant select, insert, delete on table public.shopify_collection_products to service_role;
 
+create table public.shopify_catalog_deletions (
+  user_id uuid not null references auth.users (id) on delete cascade,
+  kind text not null
+  constraint shopify_catalog_deletions_kind_valid check (kind in ('product', 'collection')),
+  shopify_id text not null
+  constraint shopify_catalog_deletions_shopify_id_not_blank check (btrim(shopify_id) <> ''),
+  -- The shop the deletion came from; shop/redact deletes by it.
+  shop_domain text,
+  deleted_at timestamptz not null default now(),
+  primary key (user_id, kind, shopify_id)
+);
+
+comment on table public.shopify_catalog_deletions is
+'Products and collections a products/delete or collections/delete webhook removed. Shopify never '
+'reuses an id, so any later write of one is stale (a late update, an import read before the delete) '
+'and the upserts skip it. Written by the service.';
+
+alter table public.shopify_catalog_deletions enable row level security;
+
+create policy shopify_catalog_deletions_select_own on public.shopify_catalog_deletions
+for select to authenticated
+using (user_id = (select auth.uid()));
+
+revoke all on table public.shopify_catalog_deletions from anon, authenticated, service_role;
+grant select on table public.shopify_catalog_deletions to authenticated;
+grant select, insert, delete on table public.shopify_catalog_deletions to service_role;
+
 create type public.shopify_product_input as (
   shopify_product_id text,
   title text,
@@ -224,6 +251,11 @@ begin
   with input as (
     select distinct on (i.shopify_product_id) i.*
     from pg_catalog.unnest(p_products) as i
+    -- A deleted product is never written again (a late update, an import read before the delete).
+    where not exists (
+      select from public.shopify_catalog_deletions as d
+      where d.user_id = p_user_id and d.kind = 'product' and d.shopify_id = i.shopify_product_id
+    )
     order by i.shopify_product_id asc, i.shopify_updated_at desc nulls last
   ),
 
@@ -340,7 +372,8 @@ comment on function public.upsert_shopify_products(
   uuid, text, public.shopify_product_input[], public.shopify_variant_input[]
 ) is
 'Upserts products and their complete variant lists (webhook or import): never back to an older '
-'updated_at, identical rows not rewritten, variants a product no longer has deleted. Returns the rows written.';
+'updated_at, identical rows not rewritten, variants a product no longer has deleted, a deleted product '
+'never written again (shopify_catalog_deletions). Returns the rows written.';
 
 revoke all on function public.upsert_shopify_products(
   uuid, text, public.shopify_product_input[], public.shopify_variant_input[]
@@ -376,6 +409,11 @@ begin
   with input as (
     select distinct on (i.shopify_collection_id) i.*
     from pg_catalog.unnest(p_collections) as i
+    -- A deleted collection is never written again (a late update, an import read before the delete).
+    where not exists (
+      select from public.shopify_catalog_deletions as d
+      where d.user_id = p_user_id and d.kind = 'collection' and d.shopify_id = i.shopify_collection_id
+    )
     order by i.shopify_collection_id asc, i.shopify_updated_at desc nulls last
   ),
 
@@ -419,7 +457,18 @@ begin
         m.shopify_product_id
       from pg_catalog.unnest(p_members) as m
       inner join pg_catalog.unnest(p_collections) as c on m.shopify_collection_id = c.shopify_collection_id
-      where coalesce(m.shopify_product_id, '') <> ''
+      where
+        coalesce(m.shopify_product_id, '') <> ''
+        -- Neither a deleted collection nor a deleted product is a member.
+        and not exists (
+          select from public.shopify_catalog_deletions as d
+          where
+            d.user_id = p_user_id
+            and (
+              d.kind = 'collection' and d.shopify_id = m.shopify_collection_id
+              or d.kind = 'product' and d.shopify_id = m.shopify_product_id
+            )
+        )
     ),
 
     added as (
@@ -453,7 +502,8 @@ comment on function public.upsert_shopify_collections(
   uuid, text, public.shopify_collection_input[], public.shopify_collection_member_input[]
 ) is
 'Upserts collections (webhook or import) under the updated_at rule; with members given, each given '
-'collection then holds exactly those products. Returns the rows written.';
+'collection then holds exactly those products. Deleted collections and products (shopify_catalog_deletions) '
+'are never written again. Returns the rows written.';
 
 revoke all on function public.upsert_shopify_collections(
   uuid, text, public.shopify_collection_input[], public.shopify_collection_member_input[]
@@ -477,11 +527,17 @@ begin
     raise exception 'apply_shopify_catalog_webhook: a payload object with an id is required' using errcode = '22023';
   end if;
   if p_topic = 'products/delete' then
+    insert into public.shopify_catalog_deletions (user_id, kind, shopify_id, shop_domain)
+    values (p_user_id, 'product', item_id, p_shop_domain)
+    on conflict do nothing;
     delete from public.shopify_collection_products as m where m.user_id = p_user_id and m.shopify_product_id = item_id;
     delete from public.shopify_products as p where p.user_id = p_user_id and p.shopify_product_id = item_id;
     return case when found then 'deleted' else 'absent' end;
   end if;
   if p_topic = 'collections/delete' then
+    insert into public.shopify_catalog_deletions (user_id, kind, shopify_id, shop_domain)
+    values (p_user_id, 'collection', item_id, p_shop_domain)
+    on conflict do nothing;
     delete from public.shopify_collections as c where c.user_id = p_user_id and c.shopify_collection_id = item_id;
     return case when found then 'deleted' else 'absent' end;
   end if;
@@ -539,7 +595,8 @@ $$;
 
 comment on function public.apply_shopify_catalog_webhook(uuid, text, text, jsonb) is
 'Applies a products/* or collections/* delivery (REST payload) through the import''s own upsert '
-'functions; deletes delete. Returns written, stale (older or identical), deleted or absent.';
+'functions; a delete deletes and records the deletion, so nothing writes the item again. Returns '
+'written, stale (older, identical or deleted), deleted or absent.';
 
 revoke all on function public.apply_shopify_catalog_webhook(uuid, text, text, jsonb) from public, anon, authenticated;
 grant execute on function public.apply_shopify_catalog_webhook(uuid, text, text, jsonb) to service_role;
