@@ -3,7 +3,7 @@
 -- inserted, updated (refunds, cancellations, a changed day), deleted and bulk-written, in the
 -- shop's time zone (40_shopify_shops.sql); incremental figures equal recomputed ones; other columns are left alone.
 begin;
-select plan(26);
+select plan(27);
 
 select tests.create_user('rollup-a@example.test') as a \gset user_
 select tests.create_user('rollup-b@example.test') as b \gset user_
@@ -81,13 +81,30 @@ select results_eq(
   'an edited total replaces the old one (a partially refunded order still counts)'
 );
 
+-- A partial refund: the order still counts, its revenue less what was refunded (successful refund
+-- transactions only), and so does its customer's spend.
+select public.upsert_shopify_order(:'user_a', '{
+  "id": 3, "created_at": "2026-11-04T12:00:00Z", "updated_at": "2026-11-04T14:00:00Z",
+  "total_price": "80.00", "financial_status": "partially_refunded", "customer": {"id": 502},
+  "refunds": [{"transactions": [
+    {"kind": "refund", "status": "success", "amount": "20.00"},
+    {"kind": "refund", "status": "failure", "amount": "80.00"}
+  ]}, {"transactions": [{"kind": "refund", "status": "success", "amount": "10.00"}]}]}');
+select results_eq(
+  $$select m.revenue, m.orders, c.total_spent from public.daily_metrics as m, public.customers as c
+    where m.user_id = $$ || quote_literal(:'user_a') || $$ and m.date = '2026-11-04'
+      and c.user_id = m.user_id and c.shopify_customer_id = '502'$$,
+  $$values (50.00::numeric, 1, 50.00::numeric(12, 2))$$,
+  'a partially refunded order counts its total less its successful refunds, in revenue and spend'
+);
+
 -- An order that moves to another day takes its figures along.
 update public.customer_orders set created_at = '2026-11-05T12:00:00Z'
 where user_id = :'user_a' and shopify_order_id = '3';
 select results_eq(
   $$select date, revenue, orders from public.daily_metrics
     where user_id = $$ || quote_literal(:'user_a') || $$ and date in ('2026-11-04', '2026-11-05') order by date$$,
-  $$values ('2026-11-04'::date, 0.00::numeric, 0), ('2026-11-05'::date, 80.00::numeric, 1)$$,
+  $$values ('2026-11-04'::date, 0.00::numeric, 0), ('2026-11-05'::date, 50.00::numeric, 1)$$,
   'an order moved to another day leaves its old day and counts on the new one'
 );
 
@@ -160,7 +177,7 @@ select is(
 select results_eq(
   $$select date, revenue, orders from public.daily_metrics
     where user_id = $$ || quote_literal(:'user_a') || $$ and date >= '2026-11-01' and orders > 0$$,
-  $$values ('2026-11-05'::date, 80.00::numeric, 1)$$,
+  $$values ('2026-11-05'::date, 50.00::numeric, 1)$$,
   'after the zone changed, the days were recomputed in it'
 );
 select public.upsert_shopify_order(:'user_a', '{
@@ -219,7 +236,7 @@ select public.recompute_daily_metrics(:'user_a', '2026-11-01', '2026-11-30');
 select results_eq(
   $$select date, revenue, orders from public.daily_metrics
     where user_id = $$ || quote_literal(:'user_a') || $$ and date in ('2026-11-05', '2026-10-03') order by date$$,
-  $$values ('2026-10-03'::date, 999::numeric, 99), ('2026-11-05'::date, 80.00::numeric, 1)$$,
+  $$values ('2026-10-03'::date, 999::numeric, 99), ('2026-11-05'::date, 50.00::numeric, 1)$$,
   'recomputing a range repairs its days and leaves the others'
 );
 select is(

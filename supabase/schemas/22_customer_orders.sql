@@ -24,6 +24,10 @@ create table public.customer_orders (
   -- Stamped when a delivery is applied, so shop/redact for a shop the account held before (it
   -- arrives 48 hours after that shop's uninstall) deletes only that shop's orders.
   shop_domain text,
+  -- What was refunded of the order so far (Shopify's refunds): a partially refunded order counts
+  -- total - refunded_total in revenue and in its customer's spend.
+  refunded_total numeric(12, 2) not null default 0
+  constraint customer_orders_refunded_total_not_negative check (refunded_total >= 0),
   constraint customer_orders_user_id_shopify_order_id_key unique (user_id, shopify_order_id),
   -- The customer may be deleted (GDPR redaction) while the order stays for the books.
   constraint customer_orders_customer_fkey foreign key (user_id, customer_id)

@@ -7,9 +7,8 @@
 -- - orders: orders placed that day (customer_orders.created_at, Shopify's created_at) that stand:
 --   not cancelled, voided or refunded (the rule of refresh_customer_order_stats);
 -- - revenue: those orders' totals, net of refunds: a fully refunded (or cancelled, voided) order
---   counts nothing, and its day's figure goes down when the refund arrives. customer_orders
---   holds Shopify's total_price, not the amount of a partial refund, so a partially refunded
---   order counts its whole total;
+--   counts nothing, a partially refunded one its total less what was refunded
+--   (customer_orders.refunded_total); the order's day's figure goes down when the refund arrives;
 -- - new_customers: customers whose first standing order (customers.first_order_at) was placed
 --   that day.
 --
@@ -180,7 +179,9 @@ begin
     changes := array(
       select row(c.user_id, c.day, pg_catalog.sum(c.total), pg_catalog.count(*), 0)::public.daily_metrics_change
       from (
-        select n.user_id, (n.created_at at time zone coalesce(z.time_zone, 'UTC'))::date as day, n.total
+        select
+          n.user_id, (n.created_at at time zone coalesce(z.time_zone, 'UTC'))::date as day,
+          n.total - n.refunded_total as total
         from new_rows as n left join public.daily_metrics_time_zones as z on n.user_id = z.user_id
         where public.order_counts_in_daily_metrics(n.status)
       ) as c
@@ -191,7 +192,9 @@ begin
     changes := array(
       select row(c.user_id, c.day, -pg_catalog.sum(c.total), -pg_catalog.count(*), 0)::public.daily_metrics_change
       from (
-        select o.user_id, (o.created_at at time zone coalesce(z.time_zone, 'UTC'))::date as day, o.total
+        select
+          o.user_id, (o.created_at at time zone coalesce(z.time_zone, 'UTC'))::date as day,
+          o.total - o.refunded_total as total
         from old_rows as o left join public.daily_metrics_time_zones as z on o.user_id = z.user_id
         where public.order_counts_in_daily_metrics(o.status)
       ) as c
@@ -205,10 +208,10 @@ begin
       select
         row(c.user_id, c.day, pg_catalog.sum(c.total), pg_catalog.sum(c.sign), 0)::public.daily_metrics_change
       from (
-        select o.user_id, o.created_at, -o.total as total, -1 as sign
+        select o.user_id, o.created_at, o.refunded_total - o.total as total, -1 as sign
         from old_rows as o where public.order_counts_in_daily_metrics(o.status)
         union all
-        select n.user_id, n.created_at, n.total, 1
+        select n.user_id, n.created_at, n.total - n.refunded_total, 1
         from new_rows as n where public.order_counts_in_daily_metrics(n.status)
       ) as r
       left join public.daily_metrics_time_zones as z on r.user_id = z.user_id
@@ -368,7 +371,9 @@ begin
   insert into public.daily_metrics as m (user_id, date, revenue, orders, new_customers)
   select p_user_id, f.day, pg_catalog.sum(f.revenue), pg_catalog.sum(f.orders), pg_catalog.sum(f.new_customers)
   from (
-    select (o.created_at at time zone zone)::date as day, o.total as revenue, 1 as orders, 0 as new_customers
+    select
+      (o.created_at at time zone zone)::date as day, o.total - o.refunded_total as revenue, 1 as orders,
+      0 as new_customers
     from public.customer_orders as o
     where
       o.user_id = p_user_id

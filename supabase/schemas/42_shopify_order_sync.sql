@@ -60,7 +60,7 @@ as $$
   from (
     select
       pg_catalog.count(*)::integer as order_count,
-      coalesce(pg_catalog.sum(o.total), 0) as total_spent,
+      coalesce(pg_catalog.sum(o.total - o.refunded_total), 0) as total_spent,
       pg_catalog.min(o.created_at) as first_order_at,
       pg_catalog.max(o.created_at) as last_order_at
     from public.customer_orders as o
@@ -101,7 +101,8 @@ create type public.shopify_order_input as (
   attribution_channel text,
   coupon_code text,
   shopify_updated_at timestamptz,
-  created_at timestamptz
+  created_at timestamptz,
+  refunded_total numeric
 );
 
 comment on type public.shopify_order_input is
@@ -198,7 +199,7 @@ begin
         select
           o.customer_id,
           pg_catalog.count(*)::integer as order_count,
-          pg_catalog.sum(o.total) as total_spent,
+          pg_catalog.sum(o.total - o.refunded_total) as total_spent,
           pg_catalog.min(o.created_at) as first_order_at,
           pg_catalog.max(o.created_at) as last_order_at
         from public.customer_orders as o
@@ -234,7 +235,7 @@ begin
     cross join lateral (
       select
         pg_catalog.count(*)::integer as order_count,
-        coalesce(pg_catalog.sum(o.total), 0) as total_spent,
+        coalesce(pg_catalog.sum(o.total - o.refunded_total), 0) as total_spent,
         pg_catalog.min(o.created_at) as first_order_at,
         pg_catalog.max(o.created_at) as last_order_at
       from public.customer_orders as o
@@ -318,13 +319,15 @@ begin
   written_rows as (
     insert into public.customer_orders as o (
       user_id, customer_id, shopify_order_id, customer_email, total, subtotal, discount_total,
-      item_count, status, attribution_channel, coupon_code, shopify_updated_at, created_at, shop_domain
+      item_count, status, attribution_channel, coupon_code, shopify_updated_at, created_at, shop_domain,
+      refunded_total
     )
     select
       p_user_id, i.customer_row_id, i.shopify_order_id, i.customer_email, coalesce(i.total, 0),
       coalesce(i.subtotal, 0), coalesce(i.discount_total, 0), coalesce(i.item_count, 0),
       coalesce(nullif(i.status, ''), 'pending'), i.attribution_channel, i.coupon_code,
-      i.shopify_updated_at, coalesce(i.created_at, pg_catalog.now()), p_shop_domain
+      i.shopify_updated_at, coalesce(i.created_at, pg_catalog.now()), p_shop_domain,
+      coalesce(i.refunded_total, 0)
     from input as i
     on conflict on constraint customer_orders_user_id_shopify_order_id_key do update
     set
@@ -338,7 +341,8 @@ begin
       attribution_channel = excluded.attribution_channel,
       coupon_code = excluded.coupon_code,
       shopify_updated_at = excluded.shopify_updated_at,
-      shop_domain = coalesce(excluded.shop_domain, o.shop_domain)
+      shop_domain = coalesce(excluded.shop_domain, o.shop_domain),
+      refunded_total = excluded.refunded_total
     where
       (
         o.shopify_updated_at is null
@@ -347,11 +351,12 @@ begin
       )
       and (
         o.customer_id, o.customer_email, o.total, o.subtotal, o.discount_total, o.item_count, o.status,
-        o.attribution_channel, o.coupon_code, o.shopify_updated_at, o.shop_domain
+        o.attribution_channel, o.coupon_code, o.shopify_updated_at, o.shop_domain, o.refunded_total
       ) is distinct from (
         excluded.customer_id, excluded.customer_email, excluded.total, excluded.subtotal,
         excluded.discount_total, excluded.item_count, excluded.status, excluded.attribution_channel,
-        excluded.coupon_code, excluded.shopify_updated_at, coalesce(excluded.shop_domain, o.shop_domain)
+        excluded.coupon_code, excluded.shopify_updated_at, coalesce(excluded.shop_domain, o.shop_domain),
+        excluded.refunded_total
       )
     returning o.shopify_order_id, o.customer_id
   ),
@@ -465,7 +470,13 @@ begin
       from pg_catalog.jsonb_array_elements(coalesce(p_order -> 'discount_codes', '[]')) as d
     ),
     (p_order ->> 'updated_at')::timestamptz,
-    (p_order ->> 'created_at')::timestamptz
+    (p_order ->> 'created_at')::timestamptz,
+    -- The refunds' successful refund transactions (REST carries no refunded total).
+    (
+      select pg_catalog.sum((t ->> 'amount')::numeric)
+      from pg_catalog.jsonb_path_query(p_order, '$.refunds[*].transactions[*]') as t
+      where t ->> 'kind' = 'refund' and t ->> 'status' = 'success'
+    )
   )::public.shopify_order_input]) = 0 then
     return 'stale';
   end if;

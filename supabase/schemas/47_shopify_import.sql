@@ -495,7 +495,8 @@ begin
   elsif p_kind = 'orders' then
     create temp table shopify_bulk_stage (
       parent_gid text, gid text, customer_gid text, customer_default_email text, customer_email text, email text,
-      total numeric, subtotal numeric, discount_total numeric, cancelled_at timestamptz, financial_status text,
+      total numeric, subtotal numeric, discount_total numeric, refunded_total numeric, cancelled_at timestamptz,
+      financial_status text,
       landing_page text, source_name text, discount_codes text [], updated_at timestamptz, created_at timestamptz,
       -- A line item's quantity; on an order, the quantities of line items the service summed into it.
       quantity integer
@@ -596,7 +597,8 @@ begin
         end,
         case when pg_catalog.cardinality(s.discount_codes) > 0 then pg_catalog.array_to_string(s.discount_codes, ',') end,
         s.updated_at,
-        s.created_at
+        s.created_at,
+        s.refunded_total
       )::public.shopify_order_input as r
     from pg_temp.shopify_bulk_stage as s
     left join (
@@ -709,7 +711,7 @@ begin
       select
         p.customer_key,
         (p.r).shopify_customer_email as email,
-        coalesce((p.r).total, 0) as total,
+        coalesce((p.r).total, 0) - coalesce((p.r).refunded_total, 0) as total,
         (p.r).created_at,
         coalesce((p.r).status, 'pending') not in ('cancelled', 'voided', 'refunded') as counted
       from pg_temp.shopify_import_parents as p

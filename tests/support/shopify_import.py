@@ -48,7 +48,10 @@ def order(n: int, *, customer: int, updated: str = "2026-11-03T00:00:00Z", total
     items = 1 + n % 3
     return {
         "id": gid("Order", 700_000 + n), "email": f"buyer{customer}@example.test", "createdAt": BASE,
-        "updatedAt": updated, "cancelledAt": None, "displayFinancialStatus": "PAID",
+        "updatedAt": updated, "cancelledAt": None,
+        # Every seventh order partially refunded: $5 back.
+        "displayFinancialStatus": "PARTIALLY_REFUNDED" if n % 7 == 3 else "PAID",
+        "totalRefundedSet": money("5.00" if n % 7 == 3 else "0.00"),
         "sourceName": "web", "discountCodes": ["SPRING5"] if n % 10 == 0 else [],
         "totalPriceSet": money(total or f"{10 + n % 50}.00"), "subtotalPriceSet": money(f"{12 + n % 50}.00"),
         "totalDiscountsSet": money("2.00"),

@@ -167,7 +167,7 @@ BULK_QUERIES = {
     "orders": """{ orders { edges { node {
   id email createdAt updatedAt cancelledAt displayFinancialStatus sourceName discountCodes
   totalPriceSet { shopMoney { amount } } subtotalPriceSet { shopMoney { amount } }
-  totalDiscountsSet { shopMoney { amount } }
+  totalDiscountsSet { shopMoney { amount } } totalRefundedSet { shopMoney { amount } }
   customerJourneySummary { firstVisit { landingPage } }
   customer { id defaultEmailAddress { emailAddress } }
   lineItems { edges { node { id quantity } } }
