@@ -11,7 +11,7 @@ select is(
   public.export_fields('orders'),
   array[
     'id', 'shopify_order_id', 'customer_email', 'total', 'subtotal', 'discount_total', 'item_count',
-    'status', 'created_at', 'attribution_channel', 'coupon_code'
+    'status', 'created_at', 'attribution_channel', 'coupon_code', 'refunded_total'
   ],
   'export_fields() reads a type''s field keys, in order, from its view'
 );
@@ -31,7 +31,7 @@ select columns_are('public', 'export_customers', array[
 ]);
 select columns_are('public', 'export_orders', array[
   'id', 'shopify_order_id', 'customer_email', 'total', 'subtotal', 'discount_total', 'item_count',
-  'status', 'created_at', 'attribution_channel', 'coupon_code', 'user_id', 'export_date'
+  'status', 'created_at', 'attribution_channel', 'coupon_code', 'refunded_total', 'user_id', 'export_date'
 ]);
 select columns_are('public', 'export_pins', array[
   'id', 'title', 'board_name', 'status', 'impressions', 'saves', 'clicks', 'engagement_rate',

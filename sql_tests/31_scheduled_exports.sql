@@ -77,7 +77,7 @@ select throws_ok(
     values (auth.uid(), 'orders', 'weekly', 'download', '{total,title}')$$,
   '23514', 'field_selection: unknown field(s) for orders: title (the fields are id, shopify_order_id, '
   || 'customer_email, total, subtotal, discount_total, item_count, status, created_at, attribution_channel, '
-  || 'coupon_code)',
+  || 'coupon_code, refunded_total)',
   'a field the type does not have is refused, naming it'
 );
 select throws_ok(

@@ -100,6 +100,7 @@ EXPORT_CONFIGS: Mapping[str, ExportConfig] = MappingProxyType({
             _f("created_at", "Created At", "timestamp"),
             _f("attribution_channel", "Attribution Channel", "text", False),
             _f("coupon_code", "Coupon Code", "text", False),
+            _f("refunded_total", "Refunded", "number", False),
         )),
     "pins": ExportConfig(
         "pins", "Pinterest Pins", "Pin performance and scheduling data", 30, 10_000, (

@@ -10,6 +10,35 @@ constraint customer_orders_refunded_total_not_negative check (refunded_total >= 
 
 alter type public.shopify_order_input add attribute refunded_total numeric;
 
+-- The orders export offers it (not among the default fields), before user_id and export_date as
+-- in every export view: the view is made again, with its grants.
+drop view public.export_orders;
+
+create view public.export_orders
+with (security_invoker = true) as
+select -- noqa: ST06
+  o.id,
+  o.shopify_order_id,
+  o.customer_email,
+  o.total,
+  o.subtotal,
+  o.discount_total,
+  o.item_count,
+  o.status,
+  o.created_at,
+  o.attribution_channel,
+  o.coupon_code,
+  o.refunded_total,
+  o.user_id,
+  o.created_at as export_date
+from public.customer_orders as o;
+
+comment on view public.export_orders is
+'Orders export: the catalog''s order fields; export_date = created_at (when the order was placed).';
+
+revoke all on table public.export_orders from anon, authenticated, service_role;
+grant select on table public.export_orders to authenticated, service_role;
+
 create or replace function public.refresh_customer_order_stats(p_user_id uuid, p_customer_id uuid)
 returns void
 language sql

@@ -109,6 +109,7 @@ select -- noqa: ST06
   o.created_at,
   o.attribution_channel,
   o.coupon_code,
+  o.refunded_total,
   o.user_id,
   o.created_at as export_date
 from public.customer_orders as o;
