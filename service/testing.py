@@ -1,8 +1,10 @@
 """Throwaway clusters and migrated template databases, for pytest, pgTAP and the benches."""
 from __future__ import annotations
 
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,20 +20,41 @@ TEMPLATE_DB = "haven_template"
 
 
 @contextmanager
+def _terminate_unwinds() -> Iterator[None]:
+    """While it lasts, SIGTERM unwinds the main thread as Ctrl-C does, so cleanups run: a bench or
+    a test run stopped with `kill` used to leave its throwaway Postgres running. Only where the
+    signal is not handled already, and only in the main thread (where Python runs handlers)."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextmanager
 def throwaway_cluster(prefix: str = "haven-test-") -> Iterator[LocalCluster]:
     """A cluster in a fresh temporary directory, bootstrapped as the local stack is (Supabase's
-    roles and layer), removed on exit whatever happens."""
-    parent = Path(tempfile.mkdtemp(prefix=prefix))
-    parent.chmod(0o711)  # the server's OS user (postgres, when we are root) must traverse it
-    cluster = LocalCluster(parent / "pg", throwaway=True)
-    try:
-        cluster.init()
-        cluster.start()
-        cluster.bootstrap()
-        yield cluster
-    finally:
-        cluster.destroy()
-        parent.rmdir()
+    roles and layer), removed on exit whatever happens, SIGTERM included."""
+    with _terminate_unwinds():
+        parent = Path(tempfile.mkdtemp(prefix=prefix))
+        parent.chmod(0o711)  # the server's OS user (postgres, when we are root) must traverse it
+        cluster = LocalCluster(parent / "pg", throwaway=True)
+        try:
+            cluster.init()
+            cluster.start()
+            cluster.bootstrap()
+            yield cluster
+        finally:
+            cluster.destroy()
+            parent.rmdir()
 
 
 def migrated_template(cluster: LocalCluster, name: str = TEMPLATE_DB) -> str:
