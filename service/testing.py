@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,21 +20,26 @@ TEMPLATE_DB = "haven_template"
 
 
 @contextmanager
-def _terminate_unwinds() -> Iterator[None]:
+def _terminate_unwinds() -> Iterator[Callable[[], None]]:
     """While it lasts, SIGTERM unwinds the main thread as Ctrl-C does, so cleanups run: a bench or
     a test run stopped with `kill` used to leave its throwaway Postgres running. Only where the
-    signal is not handled already, and only in the main thread (where Python runs handlers)."""
+    signal is not handled already, and only in the main thread (where Python runs handlers).
+    Yields `shield`, which makes further SIGTERMs wait until the end (a caller that sends several
+    must not interrupt the cleanup the first one started)."""
     if threading.current_thread() is not threading.main_thread() or \
             signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        yield
+        yield lambda: None
         return
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
+    def shield() -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
     signal.signal(signal.SIGTERM, interrupt)
     try:
-        yield
+        yield shield
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
@@ -43,7 +48,7 @@ def _terminate_unwinds() -> Iterator[None]:
 def throwaway_cluster(prefix: str = "haven-test-") -> Iterator[LocalCluster]:
     """A cluster in a fresh temporary directory, bootstrapped as the local stack is (Supabase's
     roles and layer), removed on exit whatever happens, SIGTERM included."""
-    with _terminate_unwinds():
+    with _terminate_unwinds() as shield:
         parent = Path(tempfile.mkdtemp(prefix=prefix))
         parent.chmod(0o711)  # the server's OS user (postgres, when we are root) must traverse it
         cluster = LocalCluster(parent / "pg", throwaway=True)
@@ -53,6 +58,7 @@ def throwaway_cluster(prefix: str = "haven-test-") -> Iterator[LocalCluster]:
             cluster.bootstrap()
             yield cluster
         finally:
+            shield()
             cluster.destroy()
             parent.rmdir()
 

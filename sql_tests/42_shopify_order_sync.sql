@@ -2,10 +2,24 @@
 -- Orders and customers from Shopify payloads, out-of-order deliveries recognised as stale, customer
 -- totals computed from the held orders.
 begin;
-select plan(15);
+select plan(16);
 
 select tests.create_user('shop-a@example.test') as a \gset user_
 select tests.create_user('shop-b@example.test') as b \gset user_
+
+-- A refund paid in the customer's currency counts in the shop's, at the order's own rate.
+select public.upsert_shopify_order(:'user_a', '{
+  "id": 77, "created_at": "2026-10-20T12:00:00Z", "updated_at": "2026-10-21T12:00:00Z",
+  "total_price": "100.00", "currency": "USD", "financial_status": "partially_refunded",
+  "total_price_set": {"shop_money": {"amount": "100.00"}, "presentment_money": {"amount": "80.00"}},
+  "refunds": [{"transactions": [
+    {"kind": "refund", "status": "success", "amount": "8.00", "currency": "EUR"},
+    {"kind": "refund", "status": "success", "amount": "5.00", "currency": "USD"}
+  ]}]}');
+select is(
+  (select refunded_total from public.customer_orders where user_id = :'user_a' and shopify_order_id = '77'),
+  15.00::numeric(12, 2), 'a refund in the customer''s currency is converted to the shop''s (8 EUR = 10 USD here)'
+);
 
 select tests.authenticate_as_service();
 

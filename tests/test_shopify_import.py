@@ -207,6 +207,7 @@ def test_a_result_url_that_expired_is_recorded_and_retried(shop_client, fake, co
     (b"not json", "line 2 is not JSON"),
     (b'{"id": "gid://shopify/Order/2", "customer": {"id": ["gid"]}}', "line 2: customer.id"),
     (b'{"id": "gid://shopify/Order/2", "totalPriceSet": {"shopMoney": {"amount": "lots"}}}', "numeric"),
+    (b'{"id": "gid://shopify/Order/2", "sourceName": "we\\u0000b"}', "cannot hold"),  # NUL: Postgres text has none
 ])
 def test_a_result_that_cannot_be_read_is_recorded_failed_and_retried(shop_client, fake, connected, shop_settings, db,
                                                                      database_url, shop_data, bad, problem):

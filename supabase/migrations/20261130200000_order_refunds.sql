@@ -338,10 +338,24 @@ begin
     ),
     (p_order ->> 'updated_at')::timestamptz,
     (p_order ->> 'created_at')::timestamptz,
-    -- The refunds' successful refund transactions (REST carries no refunded total).
+    -- The refunds' successful refund transactions (REST carries no refunded total), in the shop's
+    -- currency like total_price: a refund in the customer's currency is converted at the order's
+    -- own rate (its total in both); without that rate it is left out rather than mixed in.
     (
-      select pg_catalog.sum((t ->> 'amount')::numeric)
+      select
+        pg_catalog.sum(
+          case
+            when coalesce(t ->> 'currency', p_order ->> 'currency') is not distinct from p_order ->> 'currency'
+              then (t ->> 'amount')::numeric
+            else pg_catalog.round((t ->> 'amount')::numeric * r.shop_per_presentment, 2)
+          end
+        )
       from pg_catalog.jsonb_path_query(p_order, '$.refunds[*].transactions[*]') as t
+      cross join (
+        select
+          (p_order #>> '{total_price_set,shop_money,amount}')::numeric
+          / nullif((p_order #>> '{total_price_set,presentment_money,amount}')::numeric, 0) as shop_per_presentment
+      ) as r
       where t ->> 'kind' = 'refund' and t ->> 'status' = 'success'
     )
   )::public.shopify_order_input]) = 0 then
@@ -573,6 +587,10 @@ begin
   if p_user_id is null or coalesce(p_shop_domain, '') = '' or p_batch is null or p_batch < 1 then
     raise exception 'import_shopify_bulk_stage: a user, a shop and a positive batch are required'
       using errcode = '22023';
+  end if;
+  if p_kind in ('products', 'collections') then
+    -- Deletes wait for this load, or it for them: a delete always wins (lock_shopify_catalog).
+    perform public.lock_shopify_catalog(p_user_id);
   end if;
   -- Left by an earlier call in this transaction (no NOTICE for tables that are not there).
   if pg_catalog.to_regclass('pg_temp.shopify_import_parents') is not null then

@@ -471,10 +471,24 @@ begin
     ),
     (p_order ->> 'updated_at')::timestamptz,
     (p_order ->> 'created_at')::timestamptz,
-    -- The refunds' successful refund transactions (REST carries no refunded total).
+    -- The refunds' successful refund transactions (REST carries no refunded total), in the shop's
+    -- currency like total_price: a refund in the customer's currency is converted at the order's
+    -- own rate (its total in both); without that rate it is left out rather than mixed in.
     (
-      select pg_catalog.sum((t ->> 'amount')::numeric)
+      select
+        pg_catalog.sum(
+          case
+            when coalesce(t ->> 'currency', p_order ->> 'currency') is not distinct from p_order ->> 'currency'
+              then (t ->> 'amount')::numeric
+            else pg_catalog.round((t ->> 'amount')::numeric * r.shop_per_presentment, 2)
+          end
+        )
       from pg_catalog.jsonb_path_query(p_order, '$.refunds[*].transactions[*]') as t
+      cross join (
+        select
+          (p_order #>> '{total_price_set,shop_money,amount}')::numeric
+          / nullif((p_order #>> '{total_price_set,presentment_money,amount}')::numeric, 0) as shop_per_presentment
+      ) as r
       where t ->> 'kind' = 'refund' and t ->> 'status' = 'success'
     )
   )::public.shopify_order_input]) = 0 then

@@ -178,6 +178,25 @@ revoke all on table public.shopify_catalog_deletions from anon, authenticated, s
 grant select on table public.shopify_catalog_deletions to authenticated;
 grant select, insert, delete on table public.shopify_catalog_deletions to service_role;
 
+create function public.lock_shopify_catalog(p_user_id uuid)
+returns void
+language sql
+set search_path = ''
+as $$
+  -- A catalog delete and the import's catalog load of one user take turns: the delete then sees,
+  -- and removes, what an import wrote, and an import sees every deletion committed before it
+  -- (without it, a delete that ran while an import was writing the same product found nothing
+  -- to delete, and the import's row came back at its commit).
+  select pg_catalog.pg_advisory_xact_lock(46, pg_catalog.hashtext(p_user_id::text))
+$$;
+
+comment on function public.lock_shopify_catalog(uuid) is
+'Takes a user''s catalog lock until the end of the transaction (products/collections deletes and the '
+'import''s catalog loads); the first key is 46, this file''s number. Service only.';
+
+revoke all on function public.lock_shopify_catalog(uuid) from public, anon, authenticated;
+grant execute on function public.lock_shopify_catalog(uuid) to service_role;
+
 create type public.shopify_product_input as (
   shopify_product_id text,
   title text,
@@ -525,6 +544,9 @@ declare
 begin
   if pg_catalog.jsonb_typeof(p_payload) is distinct from 'object' or coalesce(item_id, '') = '' then
     raise exception 'apply_shopify_catalog_webhook: a payload object with an id is required' using errcode = '22023';
+  end if;
+  if p_topic in ('products/delete', 'collections/delete') then
+    perform public.lock_shopify_catalog(p_user_id);
   end if;
   if p_topic = 'products/delete' then
     insert into public.shopify_catalog_deletions (user_id, kind, shopify_id, shop_domain)

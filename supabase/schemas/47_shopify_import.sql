@@ -552,6 +552,10 @@ begin
     raise exception 'import_shopify_bulk_stage: a user, a shop and a positive batch are required'
       using errcode = '22023';
   end if;
+  if p_kind in ('products', 'collections') then
+    -- Deletes wait for this load, or it for them: a delete always wins (lock_shopify_catalog).
+    perform public.lock_shopify_catalog(p_user_id);
+  end if;
   -- Left by an earlier call in this transaction (no NOTICE for tables that are not there).
   if pg_catalog.to_regclass('pg_temp.shopify_import_parents') is not null then
     drop table pg_temp.shopify_import_parents;

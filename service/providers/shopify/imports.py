@@ -242,8 +242,15 @@ def load(db: Database, shopify: ShopifyClient, user_id: str, operation_id: str, 
                 result = StagedResult(kind, split_lines(shopify.bulk_result(operation.url)))
                 with conn.cursor().copy(f"copy pg_temp.shopify_bulk_stage ({columns}) from stdin") as copy:
                     copy.set_types(SHAPES[kind].copy_types)
-                    for row in result:
-                        copy.write_row(row)
+                    try:
+                        for row in result:
+                            copy.write_row(row)
+                    except psycopg.DataError as exc:
+                        if exc.sqlstate is not None:
+                            raise
+                        # Refused by psycopg before it was sent (a NUL character: Postgres text cannot
+                        # hold one). Not a fault to retry: this result can never be loaded.
+                        raise UnreadableResult(f"a value Postgres cannot hold ({exc})") from None
                 objects = result.lines
                 written = conn.execute("select public.import_shopify_bulk_stage(%s, %s, %s, %s) as n",
                                        [user_id, shop, kind, LOAD_BATCH]).fetchone()
