@@ -168,7 +168,11 @@ SQLSTATES: dict[str, SqlState] = {
 
 
 def sqlstate_of(exc: psycopg.Error) -> SqlState | None:
-    """The declared meaning of a database error, or None for a real fault."""
+    """The declared meaning of a database error, or None for a real fault. A DataError without a
+    SQLSTATE is psycopg refusing a value before sending it (a NUL character, which Postgres text
+    cannot hold): bad input, as Postgres' own 22P05 for the same character in jsonb."""
+    if exc.sqlstate is None and isinstance(exc, psycopg.DataError):
+        return _BAD_INPUT
     return SQLSTATES.get(exc.sqlstate or "")
 
 

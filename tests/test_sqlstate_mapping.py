@@ -59,3 +59,14 @@ def test_the_worker_reads_the_same_table(database_url):  # type: ignore[no-untyp
     assert retryable(raised_by(database_url, "insert into public.periodic_jobs (name) values ('a'), ('a')"))
     fault = raised_by(database_url, "select 1 / 0")
     assert sqlstate_of(fault) is None and retryable(fault)
+
+
+def test_a_value_psycopg_refuses_to_send_is_bad_input(database_url):  # type: ignore[no-untyped-def]
+    # A NUL character: psycopg raises before anything reaches the server, so there is no SQLSTATE.
+    with psycopg.connect(database_url) as conn, pytest.raises(psycopg.DataError) as caught:
+        conn.execute("select %s::text", ["a\x00b"])
+    assert caught.value.sqlstate is None
+    assert sqlstate_of(caught.value) is not None and sqlstate_of(caught.value).bad_input
+    assert not retryable(caught.value)
+    mapped = from_database(caught.value)
+    assert mapped is not None and mapped.status == 400

@@ -242,15 +242,8 @@ def load(db: Database, shopify: ShopifyClient, user_id: str, operation_id: str, 
                 result = StagedResult(kind, split_lines(shopify.bulk_result(operation.url)))
                 with conn.cursor().copy(f"copy pg_temp.shopify_bulk_stage ({columns}) from stdin") as copy:
                     copy.set_types(SHAPES[kind].copy_types)
-                    try:
-                        for row in result:
-                            copy.write_row(row)
-                    except psycopg.DataError as exc:
-                        if exc.sqlstate is not None:
-                            raise
-                        # Refused by psycopg before it was sent (a NUL character: Postgres text cannot
-                        # hold one). Not a fault to retry: this result can never be loaded.
-                        raise UnreadableResult(f"a value Postgres cannot hold ({exc})") from None
+                    for row in result:
+                        copy.write_row(row)
                 objects = result.lines
                 written = conn.execute("select public.import_shopify_bulk_stage(%s, %s, %s, %s) as n",
                                        [user_id, shop, kind, LOAD_BATCH]).fetchone()
@@ -265,9 +258,10 @@ def load(db: Database, shopify: ShopifyClient, user_id: str, operation_id: str, 
         meaning = sqlstate_of(exc)
         if meaning is None or not meaning.bad_input:
             raise
-        # A line that is not JSON, or a value Postgres cannot hold: this result cannot be loaded.
-        _record_failure(db, operation_id, "failed", None,
-                        f"the result could not be read: {exc.diag.message_primary or exc.sqlstate}")
+        # A value Postgres cannot hold (refused by Postgres, or by psycopg before sending it, which
+        # leaves no server message): this result cannot be loaded.
+        _record_failure(db, operation_id, "failed", None, "the result could not be read: "
+                        + (exc.diag.message_primary or f"a value Postgres cannot hold ({exc})"))
 
 
 def poll_imports(context: WorkerContext) -> None:
