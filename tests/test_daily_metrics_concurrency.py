@@ -6,19 +6,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from decimal import Decimal
 
 import psycopg
 import pytest
 
+from .support.db import in_background, service_connection
+
 DAY_AT = "2026-11-10T12:00:00Z"
-
-
-def _service(url: str) -> psycopg.Connection:
-    conn = psycopg.connect(url)
-    conn.execute("set role service_role")
-    return conn
 
 
 def _order(conn: psycopg.Connection, user_id: str, number: int, total: str) -> None:
@@ -31,20 +26,6 @@ def _figures(url: str, user_id: str) -> tuple[Decimal, int] | None:
         row = conn.execute("select revenue, orders from public.daily_metrics where user_id = %s and date = %s",
                            [user_id, DAY_AT[:10]]).fetchone()
     return None if row is None else (row[0], row[1])
-
-
-def _in_background(work: Callable[[], None]) -> tuple[threading.Thread, list[BaseException]]:
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            work()
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, errors
 
 
 def _wait_until_blocked(url: str, pid_holder: list[int], thread: threading.Thread) -> None:
@@ -60,17 +41,17 @@ def _wait_until_blocked(url: str, pid_holder: list[int], thread: threading.Threa
 
 
 def test_two_writers_of_the_same_day_add_up(database_url, user):
-    first = _service(database_url)
+    first = service_connection(database_url)
     _order(first, user.id, 1, "10.00")  # the day's row is created and locked until commit
     pid: list[int] = []
 
     def second() -> None:
-        with _service(database_url) as conn:
+        with service_connection(database_url) as conn:
             pid.append(conn.info.backend_pid)
             _order(conn, user.id, 2, "5.00")
             conn.commit()
 
-    thread, errors = _in_background(second)
+    thread, errors = in_background(second)
     _wait_until_blocked(database_url, pid, thread)
     first.commit()
     first.close()
@@ -80,17 +61,17 @@ def test_two_writers_of_the_same_day_add_up(database_url, user):
 
 
 def test_a_recompute_waits_for_a_writer_in_flight(database_url, user):
-    writer = _service(database_url)
+    writer = service_connection(database_url)
     _order(writer, user.id, 1, "10.00")  # holds the user's rollup lock (shared) until commit
     pid: list[int] = []
 
     def recompute() -> None:
-        with _service(database_url) as conn:
+        with service_connection(database_url) as conn:
             pid.append(conn.info.backend_pid)
             conn.execute("select public.recompute_daily_metrics(%s)", [user.id])
             conn.commit()
 
-    thread, errors = _in_background(recompute)
+    thread, errors = in_background(recompute)
     _wait_until_blocked(database_url, pid, thread)
     writer.commit()
     writer.close()
@@ -102,27 +83,27 @@ def test_a_recompute_waits_for_a_writer_in_flight(database_url, user):
 
 
 def test_a_writer_waits_for_a_recompute_in_flight(database_url, user):
-    with _service(database_url) as conn:
+    with service_connection(database_url) as conn:
         _order(conn, user.id, 1, "10.00")
         conn.commit()
-    recompute = _service(database_url)
+    recompute = service_connection(database_url)
     recompute.execute("select public.recompute_daily_metrics(%s)", [user.id])  # holds the lock exclusively
     pid: list[int] = []
 
     def writer() -> None:
-        with _service(database_url) as conn:
+        with service_connection(database_url) as conn:
             pid.append(conn.info.backend_pid)
             _order(conn, user.id, 2, "5.00")
             conn.commit()
 
-    thread, errors = _in_background(writer)
+    thread, errors = in_background(writer)
     _wait_until_blocked(database_url, pid, thread)
     recompute.commit()
     recompute.close()
     thread.join(60)
     assert not thread.is_alive() and errors == []
     assert _figures(database_url, user.id) == (Decimal("15.00"), 2)
-    with _service(database_url) as conn:
+    with service_connection(database_url) as conn:
         conn.execute("select public.recompute_daily_metrics(%s)", [user.id])
         conn.commit()
     assert _figures(database_url, user.id) == (Decimal("15.00"), 2)

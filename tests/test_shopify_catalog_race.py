@@ -6,20 +6,14 @@ waiting side is observed in pg_locks before the other commits (no sleeps)."""
 from __future__ import annotations
 
 import json
-import threading
 
 import psycopg
 
+from .support.db import in_background, service_connection
 from .support.queue import wait_for_a_lock_waiter
 
 SHOP = "race.myshopify.com"
 PRODUCT_ID = "632910392"
-
-
-def _service(url: str) -> psycopg.Connection:
-    conn = psycopg.connect(url)
-    conn.execute("set role service_role")
-    return conn
 
 
 def _import_product(conn: psycopg.Connection, user_id: str) -> None:
@@ -31,23 +25,18 @@ def _import_product(conn: psycopg.Connection, user_id: str) -> None:
 
 
 def test_a_delete_during_the_imports_write_waits_and_wins(database_url, user):
-    importer = _service(database_url)
+    importer = service_connection(database_url)
     _import_product(importer, user.id)  # written, not committed: holds the catalog lock
     outcome: list[str] = []
-    errors: list[BaseException] = []
 
     def delete() -> None:
-        try:
-            with _service(database_url) as conn:
-                outcome.append(conn.execute(
-                    "select public.apply_shopify_catalog_webhook(%s, %s, 'products/delete', %s)",
-                    [user.id, SHOP, json.dumps({"id": int(PRODUCT_ID)})]).fetchone()[0])
-                conn.commit()
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            errors.append(exc)
+        with service_connection(database_url) as conn:
+            outcome.append(conn.execute(
+                "select public.apply_shopify_catalog_webhook(%s, %s, 'products/delete', %s)",
+                [user.id, SHOP, json.dumps({"id": int(PRODUCT_ID)})]).fetchone()[0])
+            conn.commit()
 
-    thread = threading.Thread(target=delete, daemon=True)
-    thread.start()
+    thread, errors = in_background(delete)
     wait_for_a_lock_waiter(database_url, what="the delete waiting for the import's catalog lock")
     assert outcome == []  # still waiting
     importer.commit()
@@ -55,7 +44,7 @@ def test_a_delete_during_the_imports_write_waits_and_wins(database_url, user):
     thread.join(60)
     assert not thread.is_alive() and errors == []
     assert outcome == ["deleted"]  # it saw, and deleted, the row the import committed
-    with _service(database_url) as conn:
+    with service_connection(database_url) as conn:
         assert conn.execute("select count(*) from public.shopify_products where user_id = %s",
                             [user.id]).fetchone()[0] == 0
         _import_product(conn, user.id)  # an import that comes later does not bring it back either
