@@ -2,14 +2,14 @@
 
 Each line is one object of the bulk query (GraphQL field names, gids) or a child of one, naming
 its parent in `__parentId`. This module only projects: every column is a path into the line, and
-the value found there goes to Postgres unchanged (gids whole, amounts as Shopify wrote them). What
-the values mean (status, attribution, gids to ids, children joined to parents) is decided in SQL,
-by `import_shopify_bulk_stage` (supabase/schemas/47_shopify_import.sql), which also declares the
-staging table's types.
+the value found there goes to Postgres as the text Postgres reads it from (gids whole, amounts as
+Shopify wrote them). What the values mean (status, attribution, gids to ids, children joined to
+parents) is decided in SQL, by `import_shopify_bulk_stage` (supabase/schemas/47_shopify_import.sql);
+`create_shopify_bulk_stage` declares the staging table's types.
 
-Why the service parses at all: Postgres spent about half of an import turning the lines into
-`jsonb` and reading fields out of it, on the same core as the writes. Parsed here, on the other
-core, the lines arrive as typed columns while Postgres writes the previous batch.
+Why the service parses at all: Postgres spent about a third of an import turning the lines into
+`jsonb` and reading fields out of it, on the core that then writes. Parsed here, on the service's
+core, the lines reach Postgres as typed columns it only has to store.
 """
 from __future__ import annotations
 
