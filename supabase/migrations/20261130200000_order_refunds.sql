@@ -39,37 +39,9 @@ comment on view public.export_orders is
 revoke all on table public.export_orders from anon, authenticated, service_role;
 grant select on table public.export_orders to authenticated, service_role;
 
-create or replace function public.refresh_customer_order_stats(p_user_id uuid, p_customer_id uuid)
-returns void
-language sql
-set search_path = ''
-as $$
-  update public.customers as c
-  set
-    order_count = s.order_count,
-    total_spent = s.total_spent,
-    first_order_at = s.first_order_at,
-    last_order_at = s.last_order_at
-  from (
-    select
-      pg_catalog.count(*)::integer as order_count,
-      coalesce(pg_catalog.sum(o.total - o.refunded_total), 0) as total_spent,
-      pg_catalog.min(o.created_at) as first_order_at,
-      pg_catalog.max(o.created_at) as last_order_at
-    from public.customer_orders as o
-    where
-      o.user_id = p_user_id
-      and o.customer_id = p_customer_id
-      and o.status not in ('cancelled', 'voided', 'refunded')
-  ) as s
-  where c.user_id = p_user_id and c.id = p_customer_id
-$$;
-
-comment on function public.refresh_customer_order_stats(uuid, uuid) is
-'Recomputes a customer''s order count, spend and first/last order from held orders (not cancelled/voided/refunded).';
-
-revoke all on function public.refresh_customer_order_stats(uuid, uuid) from public, anon, authenticated;
-grant execute on function public.refresh_customer_order_stats(uuid, uuid) to service_role;
+-- refresh_customer_order_stats, the one-customer twin of refresh_shopify_customer_totals, has had
+-- no caller since the import (20261130140000); it goes rather than learn refunds.
+drop function public.refresh_customer_order_stats(uuid, uuid);
 
 create or replace function public.refresh_shopify_customer_totals(p_user_id uuid, p_customer_ids uuid[])
 returns bigint

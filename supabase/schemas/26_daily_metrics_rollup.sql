@@ -5,7 +5,7 @@
 --
 -- What is counted, per day in the shop's own time zone (daily_metrics_time_zones):
 -- - orders: orders placed that day (customer_orders.created_at, Shopify's created_at) that stand:
---   not cancelled, voided or refunded (the rule of refresh_customer_order_stats);
+--   not cancelled, voided or refunded (the rule of refresh_shopify_customer_totals);
 -- - revenue: those orders' totals, net of refunds: a fully refunded (or cancelled, voided) order
 --   counts nothing, a partially refunded one its total less what was refunded
 --   (customer_orders.refunded_total); the order's day's figure goes down when the refund arrives;
